@@ -1,0 +1,72 @@
+"""Writing an output directory all at once, so a failure never leaves half of it behind."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from acgan_search.errors import ResultsError
+
+logger = logging.getLogger(__name__)
+
+
+def check_output_dir(path: Path, *, overwrite: bool, option: str = "--out") -> None:
+    """Raise ResultsError when ``path`` exists and ``overwrite`` is False.
+
+    Args:
+        path: The directory about to be written.
+        overwrite: Whether replacing an existing directory was requested.
+        option: The command-line option that sets ``path``, for the message.
+    """
+    if path.exists() and not overwrite:
+        raise ResultsError(
+            f"Output directory already exists; nothing was written. Received: {option}={str(path)!r}. "
+            "Choose a new path, or pass --overwrite to replace it."
+        )
+    if path.exists() and not path.is_dir():
+        raise ResultsError(
+            f"Output path exists and is not a directory; nothing was written. Received: {option}={str(path)!r}. "
+            "Choose a directory path."
+        )
+
+
+@contextlib.contextmanager
+def staged_output_dir(path: Path, *, overwrite: bool, option: str = "--out") -> Iterator[Path]:
+    """Yield a temporary directory that replaces ``path`` only when the block succeeds.
+
+    The temporary directory is a sibling of ``path``, so the final rename stays on one
+    filesystem. With ``overwrite``, an existing ``path`` is moved aside, the new directory is
+    renamed into place and only then is the old one deleted. If the block raises, the
+    temporary directory is deleted and ``path`` is left as it was.
+
+    Raises:
+        ResultsError: ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    check_output_dir(path, overwrite=overwrite, option=option)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    # Check again: another process may have created the directory in the meantime.
+    try:
+        check_output_dir(path, overwrite=overwrite, option=option)
+    except ResultsError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    previous = None
+    if path.exists():
+        previous = Path(tempfile.mkdtemp(prefix=f".{path.name}.previous-", dir=path.parent))
+        previous.rmdir()
+        path.rename(previous)
+    staging.rename(path)
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
+        logger.info("Replaced %s", path)

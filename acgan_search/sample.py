@@ -1,0 +1,66 @@
+"""Generate images of one class from a deployment bundle and save them as a PNG grid.
+
+Usage:
+    python -m acgan_search.sample BUNDLE_DIR --label 7 -n 16 --seed 0 --out sevens.png
+
+Only the bundle is read: the generator is loaded from ``generator.keras`` with Keras' safe
+mode, and the noise is drawn from ``--seed`` exactly as training draws it, so the same label,
+count and seed always give the same images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from acgan_search.errors import ResultsError
+from acgan_search.reporting.cli import configure_logging, run_cli
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m acgan_search.sample", description=__doc__.split("\n")[0])
+    parser.add_argument("bundle_dir", help="bundle directory written by python -m acgan_search.export")
+    parser.add_argument("--label", type=int, required=True, help="class index to generate")
+    parser.add_argument("-n", "--count", type=int, default=16, help="number of images (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise vectors (default: %(default)s)")
+    parser.add_argument("--columns", type=int, default=None, help="images per grid row (default: about sqrt(n))")
+    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--array", default=None, help="also save the images as float32 NHWC in [0, 1] to this .npy file")
+    parser.add_argument("--verbose", action="store_true", help="log DEBUG lines")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.verbose)
+
+    def body() -> int:
+        import numpy as np
+
+        from acgan_search.reporting.bundle import load_bundle
+        from acgan_search.training.grid import save_grid_png
+
+        if args.count < 1:
+            raise ResultsError(f"-n must be at least 1. Received: n={args.count}.")
+        if args.seed < 0:
+            raise ResultsError(f"--seed must be >= 0. Received: seed={args.seed}.")
+        bundle = load_bundle(args.bundle_dir)
+        labels = np.full(args.count, args.label, dtype=np.int32)
+        images = bundle.generate(labels, args.seed)
+        columns = args.columns or math.ceil(math.sqrt(args.count))
+        rows = math.ceil(args.count / columns)
+        # Pad the last row with black tiles so the grid is rectangular.
+        padding = np.full((rows * columns - args.count, *images.shape[1:]), 0.0, np.float32)
+        save_grid_png(np.concatenate([images, padding]) * 2.0 - 1.0, rows, columns, Path(args.out))
+        if args.array:
+            np.save(args.array, images)
+        print(f"wrote {args.count} images of class {args.label} to {args.out}")
+        return 0
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

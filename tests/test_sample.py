@@ -1,0 +1,85 @@
+"""Tests of ``python -m acgan_search.sample``: images from a bundle alone, and its bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from acgan_search import sample as sample_cli
+from acgan_search.reporting.exporting import export_bundle
+from test_export import make_checkpoint
+
+SUBPROCESS_TIMEOUT_SECONDS = 300
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    checkpoint = make_checkpoint(tmp_path_factory.mktemp("checkpoint") / "checkpoint_000000")
+    bundle = export_bundle(tmp_path_factory.mktemp("bundle") / "bundle", checkpoint=checkpoint)
+    # The bundle must work without the checkpoint it came from.
+    for path in sorted(checkpoint.iterdir()):
+        path.unlink()
+    checkpoint.rmdir()
+    return bundle
+
+
+def test_sample_cli_writes_grid(bundle_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sevens.png"
+    command = [sys.executable, "-m", "acgan_search.sample", str(bundle_dir), "--label", "7", "-n", "16",
+               "--seed", "0", "--out", str(out)]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_SECONDS,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "wrote 16 images of class 7" in completed.stdout
+    with Image.open(out) as image:
+        assert image.format == "PNG"
+        assert image.size == (4 * 28 + 3 * 2, 4 * 28 + 3 * 2)  # A 4x4 grid with 2-pixel gaps.
+
+
+def test_sample_same_seed_same_images(bundle_dir: Path, tmp_path: Path) -> None:
+    for name in ("first", "second"):
+        assert sample_cli.main([str(bundle_dir), "--label", "3", "-n", "5", "--seed", "11",
+                                "--out", str(tmp_path / f"{name}.png"), "--array", str(tmp_path / f"{name}.npy")]) == 0
+    assert np.array_equal(np.load(tmp_path / "first.npy"), np.load(tmp_path / "second.npy"))
+    assert (tmp_path / "first.png").read_bytes() == (tmp_path / "second.png").read_bytes()
+
+
+def test_sample_images_in_unit_range(bundle_dir: Path, tmp_path: Path) -> None:
+    sample_cli.main([str(bundle_dir), "--label", "0", "-n", "3", "--out", str(tmp_path / "x.png"),
+                     "--array", str(tmp_path / "x.npy")])
+    images = np.load(tmp_path / "x.npy")
+    assert images.shape == (3, 28, 28, 1)
+    assert images.dtype == np.float32
+    assert images.min() >= 0.0
+    assert images.max() <= 1.0
+
+
+def test_sample_label_out_of_range(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = sample_cli.main([str(bundle_dir), "--label", "12", "--out", str(tmp_path / "x.png")])
+    assert status == 2
+    assert "labels must be in [0, 9]" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_sample_count_below_one(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = sample_cli.main([str(bundle_dir), "--label", "1", "-n", "0", "--out", str(tmp_path / "x.png")])
+    assert status == 2
+    assert "-n must be at least 1. Received: n=0" in capsys.readouterr().err
+
+
+def test_sample_negative_seed(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = sample_cli.main([str(bundle_dir), "--label", "1", "--seed", "-1", "--out", str(tmp_path / "x.png")])
+    assert status == 2
+    assert "--seed must be >= 0. Received: seed=-1" in capsys.readouterr().err
+
+
+def test_sample_missing_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = sample_cli.main([str(tmp_path / "absent"), "--label", "1", "--out", str(tmp_path / "x.png")])
+    assert status == 2
+    assert "Not a deployment bundle: model_card.json not found" in capsys.readouterr().err
