@@ -32,3 +32,5 @@ IMAGES_PER_SECOND = "images_per_second"
 # Search bookkeeping.
 DIVERGED = "diverged"  # 1.0 when losses or metrics became NaN or infinite, else 0.0.
 
+# Added by the evaluation module.
+INTRA_FID_REAL_FLOOR = "intra_fid_real_floor"  # Mean over classes of the per-class real-versus-real FID.
