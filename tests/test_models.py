@@ -1,0 +1,92 @@
+"""Tests of the generator, the discriminator and their custom layers."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from acgan_search.config import TrainConfig
+from acgan_search.models import FadeIn, SelfAttention, build_discriminator, build_generator, discriminator_head_layers
+
+TINY = {"latent_dim": 8, "embedding_dim": 4, "generator_filters": 16, "discriminator_filters": 8}
+
+
+def tiny_config(**changes) -> TrainConfig:
+    return TrainConfig.from_dict({**TINY, **changes})
+
+
+def generator_inputs(config: TrainConfig, count: int = 3) -> list[np.ndarray]:
+    noise = np.random.default_rng(0).standard_normal((count, config.latent_dim)).astype(np.float32)
+    return [noise, np.arange(count, dtype=np.int32) % 10]
+
+
+@pytest.mark.parametrize(("size", "channels"), [(28, 1), (32, 1), (32, 3), (64, 1), (64, 3), (16, 3)])
+def test_generator_builds_image_shape(size, channels):
+    config = tiny_config(image_size=size, channels=channels)
+    images = build_generator(config, 10)(generator_inputs(config))
+    assert tuple(images.shape) == (3, size, size, channels)
+    assert float(keras.ops.min(images)) >= -1.0
+    assert float(keras.ops.max(images)) <= 1.0
+
+
+@pytest.mark.parametrize(("size", "channels"), [(28, 1), (32, 1), (32, 3), (64, 1), (64, 3), (16, 3)])
+def test_discriminator_builds_two_heads(size, channels):
+    config = tiny_config(image_size=size, channels=channels)
+    outputs = build_discriminator(config, 7)(np.zeros((2, size, size, channels), np.float32))
+    assert len(outputs) == 3
+    assert tuple(outputs[0].shape) == (2, 1)
+    assert tuple(outputs[1].shape) == (2, 7)
+
+
+def test_default_generator_merges_label_at_7x7():
+    generator = build_generator(TrainConfig(), 10)
+    assert tuple(generator.get_layer("merge_label").output.shape) == (None, 7, 7, 129)
+    assert generator.get_layer("to_image").output.shape[1:] == (28, 28, 1)
+
+
+def test_default_discriminator_has_dropout_after_shared_features():
+    discriminator = build_discriminator(TrainConfig(), 10)
+    assert discriminator.get_layer("dropout").rate == 0.4
+    assert discriminator.get_layer("features").output.shape[-1] == 7 * 7 * 128
+
+
+def test_discriminator_head_layers_found_by_name():
+    discriminator = build_discriminator(tiny_config(multi_scale_discriminator=True), 10)
+    adversarial, classes = discriminator_head_layers(discriminator)
+    assert [layer.name for layer in adversarial] == ["adversarial_head", "adversarial_head_half"]
+    assert [layer.name for layer in classes] == ["class_head", "class_head_half"]
+
+
+def test_self_attention_is_identity_at_initialisation():
+    layer = SelfAttention()
+    inputs = np.random.default_rng(1).standard_normal((2, 5, 5, 16)).astype(np.float32)
+    assert np.allclose(layer(inputs), inputs)
+
+
+def test_self_attention_mixes_positions_when_gate_opens():
+    layer = SelfAttention()
+    inputs = np.random.default_rng(1).standard_normal((1, 4, 4, 16)).astype(np.float32)
+    layer(inputs)
+    layer.gamma.assign(1.0)
+    changed = inputs.copy()
+    changed[0, 0, 0] += 5.0
+    difference = np.abs(np.array(layer(changed)) - np.array(layer(inputs)))[0]
+    assert difference[3, 3].max() > 0.0  # Attention carries the change to a far position.
+
+
+def test_fade_in_blends_by_alpha():
+    layer = FadeIn()
+    low, high = np.zeros((1, 2), np.float32), np.ones((1, 2), np.float32)
+    layer([low, high])
+    layer.alpha.assign(0.25)
+    assert np.allclose(layer([low, high]), 0.25)
+
+
+def test_models_load_in_safe_mode(tmp_path):
+    config = tiny_config(progressive=True, self_attention=True, spectral_norm=True, multi_scale_discriminator=True)
+    for model in (build_generator(config, 10), build_discriminator(config, 10)):
+        path = tmp_path / f"{model.name}.keras"
+        model.save(path)
+        loaded = keras.saving.load_model(path, safe_mode=True)
+        assert len(loaded.weights) == len(model.weights)
