@@ -9,6 +9,7 @@ FID = "fid"
 FID_REAL_FLOOR = "fid_real_floor"  # Real-versus-real FID at the same sample count.
 INTRA_FID = "intra_fid"  # Mean over classes of the per-class FID.
 INTRA_FID_PREFIX = "intra_fid_class_"  # Followed by the class index.
+INTRA_FID_REAL_FLOOR = "intra_fid_real_floor"  # Mean over classes of the real-versus-real FID.
 CLASS_ACCURACY = "class_accuracy"
 CLASS_ACCURACY_PREFIX = "class_accuracy_class_"  # Followed by the class index.
 CLASS_ENTROPY = "class_entropy"  # Entropy of the predicted class distribution, in nats.
@@ -31,6 +32,3 @@ IMAGES_PER_SECOND = "images_per_second"
 
 # Search bookkeeping.
 DIVERGED = "diverged"  # 1.0 when losses or metrics became NaN or infinite, else 0.0.
-
-# Added by the evaluation module.
-INTRA_FID_REAL_FLOOR = "intra_fid_real_floor"  # Mean over classes of the per-class real-versus-real FID.
