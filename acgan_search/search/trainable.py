@@ -89,10 +89,14 @@ def train_trial(
     """
     configure_tensorflow(settings.cpus_per_trial)
 
+    import keras
+
     from acgan_search.config import TrainConfig
     from acgan_search.training import Trainer
 
     config = TrainConfig.from_dict({**settings.base_config, **sampled}, source="trial configuration")
+    # A reused worker still holds the previous trial's models; release them first.
+    keras.backend.clear_session()
 
     with ray_adapter.restored_checkpoint_directory() as checkpoint_directory:
         if checkpoint_directory is None:

@@ -193,6 +193,9 @@ def build_tuner(run: SearchRun, dataset: Any, evaluator: Any) -> Any:
         scheduler=build_scheduler(space),
         num_samples=space.num_trials,
         max_concurrent_trials=space.max_concurrent_trials,
+        # Keep worker processes between trials: a new process re-imports TensorFlow, which
+        # costs seconds per trial on a small machine.
+        reuse_actors=True,
     )
     run_config = ray_adapter.RunConfig(
         name=space.name,
