@@ -105,10 +105,12 @@ def is_ray_initialized() -> bool:
 
 def init_ray(address: str | None, *, num_cpus: int | None = None) -> None:
     """Start an embedded Ray instance, or connect to the cluster at ``address``."""
+    # Trial workers import TensorFlow; without this its C++ start-up lines flood the driver's log.
+    runtime_env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}}
     if address:
-        ray.init(address=address)
+        ray.init(address=address, runtime_env=runtime_env)
     else:
-        ray.init(num_cpus=num_cpus)
+        ray.init(num_cpus=num_cpus, runtime_env=runtime_env)
 
 
 def shutdown_ray() -> None:

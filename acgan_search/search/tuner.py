@@ -265,13 +265,7 @@ def experiment_metadata(run: SearchRun, dataset: Any, evaluator: Any) -> dict[st
 
 def real_floors(evaluator: Any, samples_per_class: int) -> dict[str, float]:
     """Return the real-versus-real FID and intra-class FID at the search's sample count."""
-    # NOTE: reads the evaluator's private reference statistics until Evaluator exposes the
-    # floors publicly; every result also carries them as fid_real_floor and intra_fid_real_floor.
-    reference = evaluator._reference(samples_per_class)
-    return {
-        metric_names.FID_REAL_FLOOR: float(reference.fid_floor),
-        metric_names.INTRA_FID_REAL_FLOOR: float(reference.intra_fid_floor),
-    }
+    return {name: float(value) for name, value in evaluator.real_floors(samples_per_class).items()}
 
 
 def software_versions() -> dict[str, str]:
