@@ -147,12 +147,12 @@ def _mark_pareto_front(
 def format_ranking(summaries: Sequence[TrialSummary], metrics: Sequence[str], top_k: int) -> str:
     """Return the top-k trials as a fixed-width text table, best first.
 
-    Columns: rank, trial id, status, step of the best interval, the objectives, class accuracy
+    Columns: rank, trial id, status, step of the best interval (best_step), the objectives, class accuracy
     and FID when they are not objectives, a Pareto-front mark with two objectives, and the
     sampled parameters.
     """
     shown_metrics = list(dict.fromkeys([*metrics, metric_names.FID, metric_names.CLASS_ACCURACY]))
-    header = ["rank", "trial", "status", "step", *shown_metrics]
+    header = ["rank", "trial", "status", "best_step", *shown_metrics]
     if len(metrics) > 1:
         header.append("pareto")
     header.append("parameters")
