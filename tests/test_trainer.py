@@ -40,21 +40,6 @@ ALL_SWITCHES = {
 }
 
 
-@pytest.fixture(scope="module")
-def mnist_small() -> Dataset:
-    full = load_mnist_5k()
-    subset = np.random.default_rng(0).permutation(len(full.y_train))[:400]
-    return Dataset(
-        name="mnist-5k-small",
-        x_train=full.x_train[subset],
-        y_train=full.y_train[subset],
-        x_test=full.x_test[:100],
-        y_test=full.y_test[:100],
-        class_names=full.class_names,
-        source=full.source,
-    )
-
-
 def tiny_config(**changes) -> TrainConfig:
     return TrainConfig.from_dict({**TINY, **changes})
 

@@ -47,21 +47,6 @@ SWITCHES = {
 
 
 @pytest.fixture(scope="module")
-def mnist_small() -> Dataset:
-    full = load_mnist_5k()
-    subset = np.random.default_rng(0).permutation(len(full.y_train))[:400]
-    return Dataset(
-        name="mnist-5k-small",
-        x_train=full.x_train[subset],
-        y_train=full.y_train[subset],
-        x_test=full.x_test[:100],
-        y_test=full.y_test[:100],
-        class_names=full.class_names,
-        source=full.source,
-    )
-
-
-@pytest.fixture(scope="module")
 def rgb32() -> Dataset:
     """A 32x32 RGB dataset: MNIST digits padded to 32x32, each class in its own colour."""
     full = load_mnist_5k()
