@@ -73,6 +73,24 @@ def main(argv: list[str] | None = None) -> int:
     print(format_ranking(summaries, space.metrics, top_k))
     print()
     print(f"Results: {run.experiment_path}")
+    return search_exit_status(grid, space.num_trials)
+
+
+def search_exit_status(grid, num_trials: int) -> int:
+    """Return 0 when every trial ended, 1 when the search was interrupted or every trial failed."""
+    trials = len(grid)
+    # Trials the searcher had not created yet when the search stopped count as unfinished too.
+    unfinished = max(num_trials, trials) - grid.num_terminated - grid.num_errors
+    if unfinished:
+        print(
+            f"error: the search stopped with {unfinished} of {max(num_trials, trials)} trials unfinished. "
+            f"Continue it with the same command and --resume.",
+            file=sys.stderr,
+        )
+        return 1
+    if trials and grid.num_errors == trials:
+        print(f"error: all {trials} trials failed; their errors are in the trial folders above.", file=sys.stderr)
+        return 1
     return 0
 
 

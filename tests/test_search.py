@@ -25,7 +25,8 @@ import yaml
 from PIL import Image
 
 from acgan_search import metric_names
-from acgan_search.run import main
+from acgan_search.errors import SearchSpaceError
+from acgan_search.run import main, search_exit_status
 from acgan_search.search import EXPERIMENT_FILE, SAMPLE_GRID_FILE, load_search_space, run_search, summarize_results
 from acgan_search.search.results import COMPLETED, DIVERGED, STOPPED_EARLY, format_ranking
 from acgan_search.search.trainable import CHECKPOINT_METRICS_FILE, DIVERGED_PENALTY, NODE_ID, diverged_result
@@ -184,6 +185,8 @@ def test_smoke_space_end_to_end(tmp_path: Path, local_ray: None) -> None:
 
     assert len(grid) == space.num_trials
     assert not grid.errors
+    assert search_exit_status(grid, space.num_trials) == 0
+    assert search_exit_status(grid, space.num_trials + 1) == 1  # A trial never started is unfinished.
     for result in grid:
         frame = result.metrics_dataframe
         for key in (metric_names.FID, metric_names.CLASS_ACCURACY, metric_names.D_LOSS, metric_names.STEP):
@@ -334,3 +337,16 @@ def test_killed_driver_resumes_with_resume(tmp_path: Path) -> None:
     with searcher_state.open("rb") as stream:
         study = pickle.load(stream)["_ot_study"]
     assert len(study.trials) == 3
+
+
+def test_sample_count_over_dataset_limit_rejected_before_ray(tmp_path):
+    document = yaml.safe_load(SMOKE.read_text())
+    document["evaluation"]["samples_per_class"] = 300  # mnist-5k allows at most 200 per class.
+    path = tmp_path / "too_many_samples.yaml"
+    path.write_text(yaml.safe_dump(document))
+
+    with pytest.raises(SearchSpaceError, match=r"evaluation\.samples_per_class=300 does not fit dataset 'mnist-5k'"):
+        run_search(load_search_space(path), storage=tmp_path / "results")
+
+    assert not ray.is_initialized()
+    assert not (tmp_path / "results").exists()

@@ -23,6 +23,7 @@ so a bundle and the checkpoint it came from give the same images for the same la
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import json
 import logging
 import platform
@@ -33,7 +34,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import acgan_search
 from acgan_search import models  # noqa: F401  Registers the custom layers for safe-mode loading.
 from acgan_search.errors import ResultsError
 from acgan_search.reporting.document import utc_now
@@ -232,7 +232,9 @@ def _write_sample_grid(bundle: Bundle, path: Path) -> None:
 def software_versions() -> dict[str, str]:
     """Return the versions of Python and the libraries that shape a bundle's numbers."""
     return {
-        "acgan_search": acgan_search.__version__,
+        # Installed metadata, not acgan_search.__version__: a folder named acgan_search in the
+        # working directory can shadow the package as a namespace package without that attribute.
+        "acgan_search": importlib.metadata.version("acgan-search"),
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,

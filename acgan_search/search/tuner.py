@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from acgan_search import metric_names
-from acgan_search.errors import ResultsError
+from acgan_search.errors import EvaluationError, ResultsError, SearchSpaceError
 from acgan_search.search import ray_adapter
 from acgan_search.search.space import CATEGORICAL, INT, LOG_UNIFORM, Parameter, SearchSpace
 from acgan_search.search.trainable import DIVERGED_PENALTY, TrialSettings, train_trial
@@ -107,11 +107,13 @@ def build_sampler(space: SearchSpace) -> Any:
     """Return the Optuna sampler the search space names, seeded and with its options."""
     import optuna
 
+    from acgan_search.search.samplers import PicklableNSGAIISampler
+
     sampler_class = {
         "tpe": optuna.samplers.TPESampler,
         "random": optuna.samplers.RandomSampler,
         "cmaes": optuna.samplers.CmaEsSampler,
-        "nsga2": optuna.samplers.NSGAIISampler,
+        "nsga2": PicklableNSGAIISampler,
     }[space.sampler]
     return sampler_class(seed=space.sampler_seed, **dict(space.sampler_options))
 
@@ -363,12 +365,22 @@ def run_search(
     if resume:
         _check_same_search_space(run)
 
+    # Load the data and the evaluator, and check the sample count against them, before Ray
+    # starts, so an invalid file never starts a trial.
+    dataset = load_dataset(space.base_config())
+    evaluator = Evaluator.for_dataset(dataset, seed=EVALUATOR_SEED)
+    try:
+        evaluator.real_floors(space.samples_per_class)
+    except EvaluationError as error:
+        raise SearchSpaceError(
+            f"{space.path}: evaluation.samples_per_class={space.samples_per_class} does not fit dataset "
+            f"{dataset.name!r}: {error}"
+        ) from None
+
     started_ray = not ray_adapter.is_ray_initialized()
     if started_ray:
         ray_adapter.init_ray(address, num_cpus=num_cpus)
     try:
-        dataset = load_dataset(space.base_config())
-        evaluator = Evaluator.for_dataset(dataset, seed=EVALUATOR_SEED)
         if resume:
             _check_same_evaluator(run, evaluator)
             logger.info("Resuming search %s from %s", space.name, run.experiment_path)
