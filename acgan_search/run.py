@@ -89,7 +89,7 @@ def search_exit_status(grid, num_trials: int) -> int:
         )
         return 1
     if trials and grid.num_errors == trials:
-        print(f"error: all {trials} trials failed; their errors are in the trial folders above.", file=sys.stderr)
+        print(f"error: all {trials} trials failed; each trial folder under the results path contains its error.txt.", file=sys.stderr)
         return 1
     return 0
 
