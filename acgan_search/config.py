@@ -143,7 +143,7 @@ class TrainConfig:
         """Load a configuration from a YAML file with ``yaml.safe_load``.
 
         Raises:
-            ConfigError: The file is missing, is not valid YAML, or holds invalid fields.
+            ConfigError: The file is missing, is not valid YAML, or contains invalid fields.
         """
         path = Path(path)
         try:
@@ -332,8 +332,8 @@ def feature_map_sizes(image_size: int) -> list[int]:
     """Return the feature-map side lengths below the image size, lowest first.
 
     The generator upsamples by factors of two from ``base_resolution(image_size)`` to the image
-    size and the discriminator downsamples along the same ladder, so both have a feature map
-    of each of these sizes (28 gives [7, 14]; 32 gives [4, 8, 16]).
+    size, and the discriminator downsamples along the same ladder. Both therefore have a feature
+    map of each of these sizes: 28 gives [7, 14] and 32 gives [4, 8, 16].
     """
     sizes = []
     size = base_resolution(image_size)

@@ -23,13 +23,13 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from acgan_search.errors import ACGANSearchError, CheckpointError, EvaluationError
+from acgan_search.cli import configure_logging, run_cli
+from acgan_search.errors import CheckpointError, EvaluationError
 
 logger = logging.getLogger(__name__)
 
-EXIT_USAGE_ERROR = 2
 MODEL_CARD_FILE = "model_card.json"
 GENERATOR_FILE = "generator.keras"
 CHECKPOINT_STATE_FILE = "state.json"
@@ -276,29 +276,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _configure_logging(verbose: bool) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TensorFlow's C++ start-up lines.
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("absl", "tensorflow", "matplotlib", "PIL"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _run(body: Callable[[], int]) -> int:
-    try:
-        return body()
-    except ACGANSearchError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE_ERROR
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, evaluate and print the result; return the exit status."""
     args = parse_args(argv)
-    _configure_logging(args.verbose)
+    configure_logging(args.verbose)
 
     def body() -> int:
         result = evaluate_path(
@@ -313,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         print(result_to_json(result) if args.json else format_table(result))
         return 0
 
-    return _run(body)
+    return run_cli(body)
 
 
 if __name__ == "__main__":

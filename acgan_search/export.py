@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from acgan_search.reporting.cli import configure_logging, run_cli
+from acgan_search.cli import configure_logging, run_cli
 from acgan_search.reporting.ranking import DEFAULT_ACCURACY_THRESHOLD
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from acgan_search.errors import ResultsError
-from acgan_search.reporting.cli import configure_logging, run_cli
+from acgan_search.cli import configure_logging, run_cli
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,4 +1,4 @@
-"""Shared command-line plumbing of the report, export and sample entry points."""
+"""Shared command-line plumbing of the evaluate, report, export and sample entry points."""
 
 from __future__ import annotations
 
