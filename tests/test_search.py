@@ -185,8 +185,9 @@ def test_smoke_space_end_to_end(tmp_path: Path, local_ray: None) -> None:
 
     assert len(grid) == space.num_trials
     assert not grid.errors
-    assert search_exit_status(grid, space.num_trials) == 0
-    assert search_exit_status(grid, space.num_trials + 1) == 1  # A trial never started is unfinished.
+    statuses = [s.status for s in summarize_results(grid, space.metrics, space.modes, space.max_steps)]
+    assert search_exit_status(statuses, space.num_trials) == 0
+    assert search_exit_status(statuses, space.num_trials + 1) == 1  # A trial never started is unfinished.
     for result in grid:
         frame = result.metrics_dataframe
         for key in (metric_names.FID, metric_names.CLASS_ACCURACY, metric_names.D_LOSS, metric_names.STEP):

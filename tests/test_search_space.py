@@ -136,8 +136,38 @@ def test_missing_file_rejected(tmp_path: Path) -> None:
 def test_invalid_yaml_rejected(tmp_path: Path) -> None:
     path = tmp_path / "space.yaml"
     path.write_text("name: [unclosed\n", encoding="utf-8")
-    with pytest.raises(SearchSpaceError, match=r"space\.yaml: invalid YAML"):
+    with pytest.raises(SearchSpaceError, match=r"space\.yaml:2:1: invalid YAML: expected ',' or '\]'"):
         load_search_space(path)
+
+
+def test_invalid_yaml_message_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_text("name: unit\nbudget: num_trials: 3\n", encoding="utf-8")
+    with pytest.raises(SearchSpaceError) as info:
+        load_search_space(path)
+    assert "\n" not in str(info.value)
+    assert re.search(r"space\.yaml:2:19: invalid YAML: mapping values are not allowed here", str(info.value))
+
+
+def test_non_utf8_file_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_bytes("name: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(SearchSpaceError, match=r"space\.yaml: the search-space file is not UTF-8 text: byte 0xe9"):
+        load_search_space(path)
+
+
+def test_duplicate_key_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "space.yaml"
+    text = yaml.safe_dump(VALID, sort_keys=False).replace("  batch_size: 16\n", "  batch_size: 16\n  batch_size: 32\n")
+    path.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("  batch_size: 32") + 1
+    with pytest.raises(SearchSpaceError, match=rf"space\.yaml:{line}:3: duplicate key 'batch_size' \(first set on line {line - 1}\)"):
+        load_search_space(path)
+
+
+def test_directory_as_space_file_rejected(tmp_path: Path) -> None:
+    with pytest.raises(SearchSpaceError, match=r"is a directory\. Pass the path of a YAML file"):
+        load_search_space(tmp_path)
 
 
 def test_error_names_file(tmp_path: Path) -> None:
@@ -299,6 +329,43 @@ def test_cmaes_with_two_objectives_rejected(tmp_path: Path) -> None:
 def test_unknown_sampler_option_rejected(tmp_path: Path) -> None:
     message = error_of(tmp_path, changed(searcher={"sampler": "random", "options": {"n_startup_trials": 3}}))
     assert re.search(r"searcher\.options\.n_startup_trials is not an argument of the random sampler", message)
+
+
+@pytest.mark.parametrize(
+    ("sampler", "option", "value", "rule"),
+    [
+        ("tpe", "n_startup_trials", -1, "must be >= 0"),
+        ("tpe", "n_startup_trials", 2.5, "must be an integer"),
+        ("tpe", "n_ei_candidates", 0, "must be >= 1"),
+        ("tpe", "prior_weight", -1.0, "must be > 0"),
+        ("tpe", "multivariate", "yes", "must be true or false"),
+        ("cmaes", "sigma0", 0.0, "must be > 0"),
+        ("cmaes", "popsize", 0, "must be >= 1"),
+        ("cmaes", "x0", [1, 2], "must be a mapping of keys to values"),
+        ("nsga2", "population_size", 1, "must be >= 2"),
+        ("nsga2", "crossover_prob", 1.5, r"must be a probability in \[0, 1\]"),
+        ("nsga2", "mutation_prob", -0.1, r"must be a probability in \[0, 1\]"),
+    ],
+)
+def test_invalid_sampler_option_value_rejected(tmp_path: Path, sampler: str, option: str, value: Any, rule: str) -> None:
+    message = error_of(tmp_path, changed(searcher={"sampler": sampler, "options": {option: value}}))
+    pattern = rf"space\.yaml: searcher\.options\.{option} {rule}\. Received: searcher\.options\.{option}={re.escape(repr(value))}"
+    assert re.search(pattern, message), message
+
+
+def test_sampler_option_null_default_accepted(tmp_path: Path) -> None:
+    space = load_search_space(write_space(tmp_path, changed(searcher={"sampler": "cmaes", "options": {"popsize": None}})))
+    assert space.sampler_options == {"popsize": None}
+
+
+def test_sampler_option_float_literal_converted(tmp_path: Path) -> None:
+    space = load_search_space(write_space(tmp_path, changed(searcher={"sampler": "tpe", "options": {"prior_weight": "1e-1"}})))
+    assert space.sampler_options["prior_weight"] == 0.1
+
+
+def test_deprecated_cmaes_option_rejected(tmp_path: Path) -> None:
+    message = error_of(tmp_path, changed(searcher={"sampler": "cmaes", "options": {"restart_strategy": "ipop"}}))
+    assert "searcher.options.restart_strategy is not an argument of the cmaes sampler" in message
 
 
 def test_grace_period_above_budget_rejected(tmp_path: Path) -> None:

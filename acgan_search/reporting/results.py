@@ -7,12 +7,18 @@ The search stores, under ``<storage>/<name>/``:
   (PENDING, RUNNING, PAUSED, TERMINATED, ERROR) and ``relative_logdir``. Only the JSON fields
   are read; the hex-encoded cloudpickle blobs inside are never unpickled.
 - one directory per trial with ``params.json`` (the trial's configuration), ``result.json``
-  (one JSON object per reported interval) and ``checkpoint_XXXXXX/`` directories.
+  (one JSON object per reported interval) and ``checkpoint_XXXXXX/`` directories, each with a
+  ``metrics.json`` copy of the result reported with it. Intervals that ``result.json`` lacks
+  (an unreadable line, or rows Ray dropped when the trial restarted) are taken from there.
 - ``acgan_search.json``: the search's own record of the resolved search space, objectives,
   dataset, budget, evaluator and software versions.
+- ``acgan_search_end.json``: written by ``python -m acgan_search.run`` when ``Tuner.fit``
+  returns, naming the experiment state of the session that ended. Trials that state still shows
+  as running, paused or pending were cut off (Ctrl-C) and get the status ``interrupted``.
 
 Every file is read as it is on disk, so a finished, an interrupted or a still-running search
-and a directory copied from a cluster all load the same way.
+and a directory copied from a cluster all load the same way. ``python -m acgan_search.run``
+classifies the trials of the search it ran with the same rule (``trial_status``).
 """
 
 from __future__ import annotations
@@ -32,17 +38,25 @@ from acgan_search.errors import ResultsError
 logger = logging.getLogger(__name__)
 
 SEARCH_RECORD_FILE = "acgan_search.json"
+SEARCH_END_FILE = "acgan_search_end.json"
 EXPERIMENT_STATE_GLOB = "experiment_state-*.json"
+# Written beside every checkpoint by the trainable (search.trainable.CHECKPOINT_METRICS_FILE);
+# repeated here because importing the search layer would import Ray.
+CHECKPOINT_METRICS_FILE = "metrics.json"
+CHECKPOINT_DIR_NAME = "checkpoint_dir_name"  # Ray's result key naming the interval's checkpoint.
 
 # Status of a trial as the report shows it.
 COMPLETED = "completed"
 STOPPED_EARLY = "stopped early"  # Terminated by the scheduler before the maximum steps.
 DIVERGED = "diverged"  # Reported the DIVERGED flag: losses or metrics became NaN or infinite.
 FAILED = "failed"  # Ray marked the trial ERROR (an exception, retries exhausted).
+INTERRUPTED = "interrupted"  # Not ended when the search itself ended (Ctrl-C); --resume continues it.
 RUNNING = "running"
 PENDING = "pending"
 PAUSED = "paused"
 UNKNOWN = "unknown"  # No experiment state names the trial (e.g. a partial copy).
+# Trials a resumed search would continue, or whose end is unknown.
+UNFINISHED_STATUSES = (INTERRUPTED, RUNNING, PENDING, PAUSED, UNKNOWN)
 
 TRIAL_ID = "trial_id"
 TRIAL_DIR = "trial_dir"
@@ -55,7 +69,7 @@ WALL_TIME = "time_total_s"  # Ray's key: seconds of training in the trial so far
 _RAY_BOOKKEEPING_KEYS = {
     "config", "timestamp", "should_checkpoint", "done", "training_iteration", "date",
     "time_this_iter_s", "pid", "hostname", "node_ip", "time_since_restore",
-    "iterations_since_restore", "experiment_tag", "checkpoint_dir_name",
+    "iterations_since_restore", "experiment_tag", CHECKPOINT_DIR_NAME,
 }
 
 
@@ -74,6 +88,8 @@ class SearchResults:
         record: The contents of ``acgan_search.json``, or an empty dict when it is missing.
         searched_params: Names of the searched parameters, in search-space order.
         max_steps: Training steps a trial runs when no scheduler stops it, or None if unknown.
+        search_ended: Whether the search had ended when the files were read, so unfinished
+            trials are ``interrupted`` rather than ``running``, ``paused`` or ``pending``.
     """
 
     experiment_dir: Path
@@ -82,6 +98,7 @@ class SearchResults:
     record: dict[str, Any]
     searched_params: list[str]
     max_steps: int | None
+    search_ended: bool = False
 
     @property
     def has_finished_interval(self) -> bool:
@@ -114,32 +131,74 @@ def load_search_results(experiment_dir: str | Path) -> SearchResults:
             "Pass the experiment directory that `python -m acgan_search.run` printed at the end."
         )
 
-    states = _read_experiment_state(experiment_dir)
+    state_file = _newest_experiment_state_file(experiment_dir)
+    states = _read_experiment_state(state_file) if state_file is not None else {}
     trial_dirs = _find_trial_dirs(experiment_dir)
     if not states and not trial_dirs:
         raise ResultsError(_no_results_message(experiment_dir))
 
+    for state in states.values():
+        relative = state.pop("relative_logdir")
+        state["dir"] = experiment_dir / relative if relative and (experiment_dir / relative).is_dir() else None
     record = _read_search_record(experiment_dir)
-    trial_rows = []
-    history_frames = []
+    entries = []
     state_dirs = {state["dir"] for state in states.values() if state["dir"] is not None}
     for trial_dir in sorted(set(trial_dirs) | state_dirs):
-        trial_row, history_frame = _read_trial(trial_dir, _state_for_dir(states, trial_dir))
-        trial_rows.append(trial_row)
-        history_frames.append(history_frame)
+        entries.append(_read_trial(trial_dir, _state_for_dir(states, trial_dir)))
 
     # Trials Ray created but that never got a directory (still pending).
-    known_ids = {row[TRIAL_ID] for row in trial_rows}
+    known_ids = {entry[TRIAL_ID] for entry in entries}
     for state in states.values():
         if state["trial_id"] not in known_ids:
-            trial_rows.append(
-                {TRIAL_ID: state["trial_id"], RAY_STATUS: state["status"], TRIAL_DIR: None, "params": state["config"]}
+            entries.append(
+                {TRIAL_ID: state["trial_id"], RAY_STATUS: state["status"], TRIAL_DIR: None,
+                 "params": state["config"], "rows": []}
             )
 
+    search_ended = state_file is not None and _search_ended(experiment_dir, state_file.name)
+    return build_search_results(experiment_dir, entries, record, search_ended=search_ended)
+
+
+def build_search_results(
+    experiment_dir: str | Path,
+    entries: list[dict[str, Any]],
+    record: dict[str, Any],
+    *,
+    search_ended: bool,
+    searched_params: list[str] | None = None,
+    max_steps: int | None = None,
+) -> SearchResults:
+    """Assemble the tables of a search from what was read about each trial.
+
+    ``load_search_results`` reads the entries from an experiment directory; the search layer
+    builds them from Ray's ``ResultGrid``. Both then classify and tabulate the trials here.
+
+    Args:
+        experiment_dir: The experiment directory (a local path or a bucket path).
+        entries: One dict per trial with ``trial_id``, ``ray_status`` (Ray's status as its
+            experiment state stores it, or ``UNKNOWN``), ``trial_dir`` (or None), ``params``
+            (the trial's configuration) and ``rows`` (its reported results, oldest first,
+            including the intervals recovered from checkpoints).
+        record: The contents of ``acgan_search.json``, or an empty dict.
+        search_ended: Whether the search had ended; see ``trial_status``.
+        searched_params: Names of the searched parameters; None derives them from the record
+            or, without one, from the parameters the trials disagree on.
+        max_steps: The budget's maximum steps per trial; None reads it from the record or the
+            trials' configurations.
+
+    Returns:
+        The search's tables.
+    """
+    experiment_dir = Path(experiment_dir)
+    history_frames = [
+        _rows_to_history(entry[TRIAL_ID], Path(entry[TRIAL_DIR]) if entry[TRIAL_DIR] else None, entry["rows"])
+        for entry in entries
+    ]
     history = _concat_history(history_frames)
-    searched = _searched_param_names(record, [row["params"] for row in trial_rows])
-    max_steps = _max_steps(record, [row["params"] for row in trial_rows])
-    trials = _build_trials_table(trial_rows, history, searched, max_steps)
+    params = [entry["params"] for entry in entries]
+    searched = searched_params if searched_params is not None else _searched_param_names(record, params)
+    max_steps = max_steps if max_steps is not None else _max_steps(record, params)
+    trials = _build_trials_table(entries, history, searched, max_steps, search_ended)
     logger.info(
         "Read %d trials and %d reported intervals from %s", len(trials), len(history), experiment_dir
     )
@@ -150,42 +209,73 @@ def load_search_results(experiment_dir: str | Path) -> SearchResults:
         record=record,
         searched_params=searched,
         max_steps=max_steps,
+        search_ended=search_ended,
     )
 
 
 # ------------------------------------------------------------------ Ray's files
 
 
-def _read_experiment_state(experiment_dir: Path) -> dict[str, dict[str, Any]]:
-    """Map trial ID to its status, directory and configuration from the newest state file."""
-    state_files = sorted(experiment_dir.glob(EXPERIMENT_STATE_GLOB))
-    if not state_files:
-        return {}
+def _newest_experiment_state_file(experiment_dir: Path) -> Path | None:
     # The file name carries the session start time, so the last name is the newest session.
-    state_file = state_files[-1]
+    state_files = sorted(experiment_dir.glob(EXPERIMENT_STATE_GLOB))
+    return state_files[-1] if state_files else None
+
+
+def _read_experiment_state(state_file: Path) -> dict[str, dict[str, Any]]:
     try:
         content = json.loads(state_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         # Ray rewrites this file while a search runs; a torn read loses only the statuses.
         logger.warning("Cannot read Ray's experiment state %s (%s); trial statuses are inferred", state_file, error)
         return {}
+    return parse_experiment_state(content, str(state_file))
+
+
+def parse_experiment_state(content: Any, source: str) -> dict[str, dict[str, Any]]:
+    """Map trial ID to the status, log directory and configuration in Ray's experiment state.
+
+    Only the JSON fields of each ``trial_data`` entry are read; the hex-encoded cloudpickle
+    blobs inside are never unpickled.
+
+    Args:
+        content: The parsed ``experiment_state-*.json``.
+        source: Where it was read from, for warnings.
+
+    Returns:
+        For each trial: ``trial_id``, ``status`` (Ray's: PENDING, RUNNING, PAUSED, TERMINATED,
+        ERROR), ``relative_logdir`` (the trial directory's name, or None) and ``config``.
+    """
     states = {}
-    for entry in content.get("trial_data", []):
+    entries = content.get("trial_data", []) if isinstance(content, dict) else []
+    for entry in entries:
         try:
             trial = json.loads(entry[0]) if isinstance(entry[0], str) else entry[0]
-            runtime = json.loads(entry[1]) if isinstance(entry[1], str) else entry[1]
-        except (IndexError, TypeError, json.JSONDecodeError):
-            logger.warning("Skipping an unreadable trial entry in %s", state_file)
+            trial_id = trial["trial_id"]
+        except (IndexError, KeyError, TypeError, json.JSONDecodeError):
+            logger.warning("Skipping an unreadable trial entry in %s", source)
             continue
-        relative = trial.get("relative_logdir")
-        states[trial["trial_id"]] = {
-            "trial_id": trial["trial_id"],
+        states[trial_id] = {
+            "trial_id": trial_id,
             "status": trial.get("status", UNKNOWN.upper()),
-            "dir": experiment_dir / relative if relative and (experiment_dir / relative).is_dir() else None,
+            "relative_logdir": trial.get("relative_logdir"),
             "config": trial.get("config") if isinstance(trial.get("config"), dict) else {},
-            "error_file": runtime.get("error_filename") if isinstance(runtime, dict) else None,
         }
     return states
+
+
+def _search_ended(experiment_dir: Path, state_file_name: str) -> bool:
+    """Return whether ``run`` recorded the end of the session that wrote the newest experiment state."""
+    path = experiment_dir / SEARCH_END_FILE
+    if not path.exists():
+        return False
+    try:
+        marker = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        logger.warning("Cannot read %s (%s); unfinished trials are shown as running", path, error)
+        return False
+    # A resumed search writes a newer experiment state, so an older marker no longer applies.
+    return isinstance(marker, dict) and marker.get("experiment_state") == state_file_name
 
 
 def _find_trial_dirs(experiment_dir: Path) -> list[Path]:
@@ -196,19 +286,18 @@ def _find_trial_dirs(experiment_dir: Path) -> list[Path]:
     ]
 
 
-def _read_trial(trial_dir: Path, state: dict[str, Any] | None) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Read one trial directory into its trials-table entry and its reported intervals."""
+def _read_trial(trial_dir: Path, state: dict[str, Any] | None) -> dict[str, Any]:
+    """Read one trial directory into an entry for ``build_search_results``."""
     state = state or {}
-    rows = _read_result_rows(trial_dir)
-    trial_id = state.get("trial_id") or (rows[0].get(TRIAL_ID) if rows else None)
-    trial_id = trial_id or _trial_id_from_dir_name(trial_dir.name)
-    trial_row = {
-        TRIAL_ID: trial_id,
+    rows = merge_checkpoint_rows(_read_result_rows(trial_dir), _read_checkpoint_rows(trial_dir), str(trial_dir))
+    trial_id = state.get("trial_id") or next((row[TRIAL_ID] for row in rows if row.get(TRIAL_ID)), None)
+    return {
+        TRIAL_ID: trial_id or trial_id_from_dir_name(trial_dir.name),
         RAY_STATUS: state.get("status", UNKNOWN.upper()),
         TRIAL_DIR: str(trial_dir),
         "params": _read_params(trial_dir) or state.get("config") or {},
+        "rows": rows,
     }
-    return trial_row, _rows_to_history(trial_id, trial_dir, rows)
 
 
 def _state_for_dir(states: dict[str, dict[str, Any]], trial_dir: Path) -> dict[str, Any] | None:
@@ -218,9 +307,12 @@ def _state_for_dir(states: dict[str, dict[str, Any]], trial_dir: Path) -> dict[s
     return None
 
 
-def _trial_id_from_dir_name(name: str) -> str:
-    # Ray names trial directories <trainable>_<experiment id>_<index>_<tag>_<date>; the trial ID
-    # is "<experiment id>_<index zero-padded>". Fall back to the whole name.
+def trial_id_from_dir_name(name: str) -> str:
+    """Return the trial ID in a Ray trial directory name, or the whole name when none is found.
+
+    Ray names trial directories ``<trainable>_<experiment id>_<index>_<tag>_<date>``; the trial
+    ID is ``<experiment id>_<index zero-padded to 5 digits>``.
+    """
     parts = name.split("_")
     for index in range(len(parts) - 1):
         if len(parts[index + 1]) == 5 and parts[index + 1].isdigit():
@@ -234,39 +326,96 @@ def _read_params(trial_dir: Path) -> dict[str, Any]:
         return {}
     try:
         params = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         logger.warning("Cannot read %s (%s); the trial's parameters are taken from Ray's state", path, error)
         return {}
     return params if isinstance(params, dict) else {}
 
 
 def _read_result_rows(trial_dir: Path) -> list[dict[str, Any]]:
+    """Read ``result.json``, skipping each line that is not one JSON object, with a warning."""
     path = trial_dir / "result.json"
-    if not path.exists():
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        logger.warning("Cannot read %s (%s); its intervals are taken from the checkpoints", path, error)
         return []
     rows = []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = content.split(b"\n")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
+            row = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            row = None
+        if isinstance(row, dict):
+            rows.append(row)
+        elif number == len(lines):
             # A running trial may be writing its last line right now.
-            if number == len(lines):
-                logger.warning("Ignoring the incomplete last line of %s", path)
-            else:
-                logger.warning("Ignoring unreadable line %d of %s", number, path)
+            logger.warning("Ignoring the incomplete last line %d of %s", number, path)
+        else:
+            logger.warning("Ignoring unreadable line %d of %s", number, path)
     return rows
 
 
-def _rows_to_history(trial_id: str, trial_dir: Path, rows: list[dict[str, Any]]) -> pd.DataFrame:
+def _read_checkpoint_rows(trial_dir: Path) -> list[dict[str, Any]]:
+    """Read the result stored in each checkpoint's ``metrics.json``, naming its checkpoint."""
+    rows = []
+    for path in sorted(trial_dir.glob(f"checkpoint_*/{CHECKPOINT_METRICS_FILE}")):
+        try:
+            row = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            logger.warning("Ignoring unreadable %s (%s)", path, error)
+            continue
+        if isinstance(row, dict):
+            rows.append({**row, CHECKPOINT_DIR_NAME: path.parent.name})
+    return rows
+
+
+def merge_checkpoint_rows(
+    rows: list[dict[str, Any]], checkpoint_rows: list[dict[str, Any]], source: str
+) -> list[dict[str, Any]]:
+    """Add the checkpointed intervals that the result rows lack, ordered by step.
+
+    Args:
+        rows: A trial's results as Ray logged them (``result.json``), oldest first.
+        checkpoint_rows: The results stored with the trial's checkpoints, each with the
+            checkpoint's directory name under ``checkpoint_dir_name``.
+        source: The trial directory, for the log line.
+
+    Returns:
+        ``rows`` plus every checkpoint row whose ``step`` no result row reports, sorted by step
+        (rows without a step keep their place at the end).
+    """
+    logged_steps = {row.get(mn.STEP) for row in rows}
+    missing = [row for row in checkpoint_rows if row.get(mn.STEP) is not None and row[mn.STEP] not in logged_steps]
+    if not missing:
+        return rows
+    logger.info("Recovered %d intervals of %s from its checkpoints' %s", len(missing), source, CHECKPOINT_METRICS_FILE)
+    merged = rows + missing
+    return sorted(merged, key=lambda row: _step_order(row.get(mn.STEP)))
+
+
+def _step_order(step: Any) -> float:
+    try:
+        return float(step)
+    except (TypeError, ValueError):
+        return math.inf
+
+
+def _rows_to_history(trial_id: str, trial_dir: Path | None, rows: list[dict[str, Any]]) -> pd.DataFrame:
     records = []
     for row in rows:
-        record = {key: value for key, value in row.items() if key not in _RAY_BOOKKEEPING_KEYS}
+        record = {
+            key: value for key, value in row.items()
+            if key not in _RAY_BOOKKEEPING_KEYS and not key.startswith("config/")
+        }
         record[TRIAL_ID] = trial_id
-        checkpoint_name = row.get("checkpoint_dir_name")
-        checkpoint = trial_dir / checkpoint_name if checkpoint_name else None
+        checkpoint_name = row.get(CHECKPOINT_DIR_NAME)
+        checkpoint = trial_dir / checkpoint_name if trial_dir is not None and isinstance(checkpoint_name, str) else None
         record[CHECKPOINT_PATH] = str(checkpoint) if checkpoint is not None and checkpoint.is_dir() else None
         records.append(record)
     return pd.DataFrame.from_records(records)
@@ -343,42 +492,64 @@ def _max_steps(record: dict[str, Any], params: list[dict[str, Any]]) -> int | No
 
 
 def _build_trials_table(
-    trial_rows: list[dict[str, Any]], history: pd.DataFrame, searched: list[str], max_steps: int | None
+    entries: list[dict[str, Any]],
+    history: pd.DataFrame,
+    searched: list[str],
+    max_steps: int | None,
+    search_ended: bool,
 ) -> pd.DataFrame:
     records = []
-    for row in trial_rows:
-        trial_history = history[history[TRIAL_ID] == row[TRIAL_ID]] if not history.empty else history
+    for entry in entries:
+        trial_history = history[history[TRIAL_ID] == entry[TRIAL_ID]] if not history.empty else history
         steps = _last_finite(trial_history, mn.STEP)
         wall_time = _last_finite(trial_history, WALL_TIME)
         diverged = bool(not trial_history.empty and (trial_history[mn.DIVERGED] >= 0.5).any())
         record = {
-            TRIAL_ID: row[TRIAL_ID],
-            STATUS: trial_status(row[RAY_STATUS], diverged, steps, max_steps),
-            RAY_STATUS: row[RAY_STATUS],
+            TRIAL_ID: entry[TRIAL_ID],
+            STATUS: trial_status(entry[RAY_STATUS], diverged, steps, max_steps, search_ended=search_ended),
+            RAY_STATUS: entry[RAY_STATUS],
             "steps_trained": int(steps) if steps is not None else 0,
             WALL_TIME: wall_time,
             "intervals": len(trial_history),
-            TRIAL_DIR: row[TRIAL_DIR],
+            TRIAL_DIR: entry[TRIAL_DIR],
         }
         for name in searched:
-            record[name] = row["params"].get(name)
+            record[name] = entry["params"].get(name)
         records.append(record)
     return pd.DataFrame.from_records(records)
 
 
-def trial_status(ray_status: str, diverged: bool, steps_trained: float | None, max_steps: int | None) -> str:
+def trial_status(
+    ray_status: str,
+    diverged: bool,
+    steps_trained: float | None,
+    max_steps: int | None,
+    *,
+    search_ended: bool = False,
+) -> str:
     """Classify a trial from Ray's status and what it reported.
 
+    The report and the ranking that ``python -m acgan_search.run`` prints both use this rule.
+    Ray 2.60 writes a trial's status to ``experiment_state-*.json``: TERMINATED when the trial
+    returned or the scheduler (ASHA) stopped it, ERROR when it failed. On Ctrl-C, Ray saves that
+    file once more before it stops the trials, so a trial cut off by the user keeps RUNNING,
+    PAUSED or PENDING there. (The trials in the driver's memory, and so in the ``ResultGrid``,
+    are TERMINATED by then, so that status alone cannot tell an ASHA stop from an interruption.)
+
     Args:
-        ray_status: Ray's trial status (TERMINATED, ERROR, RUNNING, PENDING, PAUSED), or
-            UNKNOWN when no experiment state names the trial.
+        ray_status: Ray's trial status in the newest experiment state (TERMINATED, ERROR,
+            RUNNING, PENDING, PAUSED), or UNKNOWN when no experiment state names the trial.
         diverged: Whether any reported interval carried DIVERGED = 1.
         steps_trained: Step of the last reported interval, or None.
         max_steps: The budget's maximum steps per trial, or None if unknown.
+        search_ended: Whether the search had ended (``Tuner.fit`` returned) when that
+            experiment state was written.
 
     Returns:
-        ``diverged`` takes precedence, then ``failed`` (Ray status ERROR); a terminated trial
-        is ``completed`` when it reached ``max_steps`` and ``stopped early`` otherwise.
+        ``diverged`` takes precedence, then ``failed`` (Ray status ERROR). A terminated trial
+        is ``completed`` when it reached ``max_steps`` and ``stopped early`` otherwise. A
+        running, paused or pending trial is ``interrupted`` once the search has ended, and
+        ``running``, ``paused`` or ``pending`` while it goes on.
     """
     if diverged:
         return DIVERGED
@@ -390,6 +561,8 @@ def trial_status(ray_status: str, diverged: bool, steps_trained: float | None, m
         if steps_trained >= max_steps:
             return COMPLETED
         return STOPPED_EARLY if ray_status == "TERMINATED" else UNKNOWN
+    if ray_status in ("RUNNING", "PAUSED", "PENDING") and search_ended:
+        return INTERRUPTED
     return {"RUNNING": RUNNING, "PENDING": PENDING, "PAUSED": PAUSED}.get(ray_status, UNKNOWN)
 
 

@@ -3,7 +3,7 @@
 A search-space file describes one experiment: its name, the dataset, the budget, the objective,
 the Optuna sampler, the ASHA scheduler, the resources per trial, the training settings held
 fixed and the training settings to search. ``docs/search.md`` documents every key. Files are
-read with ``yaml.safe_load`` and checked completely before anything starts: every error names
+read with PyYAML's safe loader, rejecting repeated keys, and checked completely before anything starts: every error names
 the file, the key and the value received.
 
 Example:
@@ -23,14 +23,14 @@ import itertools
 import math
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
-
-import yaml
 
 from acgan_search import metric_names
 from acgan_search.config import DATASET_NAMES, FIELD_NAMES, TrainConfig, field_allows_none, field_type
 from acgan_search.errors import ConfigError, SearchSpaceError
+from acgan_search.yaml_files import load_yaml_file
 
 UNIFORM = "uniform"
 LOG_UNIFORM = "log_uniform"
@@ -252,22 +252,14 @@ def load_search_space(path: str | os.PathLike) -> SearchSpace:
         The validated search space.
 
     Raises:
-        SearchSpaceError: The file is missing or not valid YAML, a key is unknown, a value has
+        SearchSpaceError: The file is missing, not UTF-8 or not valid YAML, a mapping repeats
+            a key, a key is unknown, a value has
             the wrong type or range, a parameter is not a training setting or its distribution
             does not fit the setting's type, or a condition names a switch that is never on.
             The message names the file, the key and the value received.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SearchSpaceError(f"Search-space file not found: {path}. Pass the path of a YAML file.") from None
-    except OSError as error:
-        raise SearchSpaceError(f"Cannot read search-space file {path}: {error}") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise SearchSpaceError(f"{path}: invalid YAML: {error}") from None
+    document = load_yaml_file(path, SearchSpaceError, "search-space file")
     return parse_search_space(document, path=path)
 
 
@@ -275,7 +267,7 @@ def parse_search_space(document: Any, *, path: str | os.PathLike = "<search spac
     """Validate a search space already read from YAML; ``load_search_space`` reads the file.
 
     Args:
-        document: The mapping ``yaml.safe_load`` returned.
+        document: The YAML document as ``load_yaml_file`` returned it.
         path: Where the document came from, used in error messages.
 
     Raises:
@@ -406,20 +398,99 @@ def _parse_searcher(
                 options[key],
                 f"is not an argument of the {sampler} sampler; valid options: {', '.join(accepted)}",
             )
+        options[key] = _check_sampler_option(reader, sampler, key, options[key])
+    _check_sampler_builds(reader, sampler, seed, options)
     return sampler, seed, options
 
 
-def _sampler_arguments(sampler: str) -> tuple[str, ...]:
+# Value rules of the sampler options a YAML file can set, by option name (Optuna 5.1's meaning).
+# "count" is an integer >= 0, "positive count" >= 1, "fraction" a number in [0, 1].
+_SAMPLER_OPTION_RULES: dict[str, str] = {
+    "consider_prior": "bool",
+    "consider_magic_clip": "bool",
+    "consider_endpoints": "bool",
+    "multivariate": "bool",
+    "group": "bool",
+    "warn_independent_sampling": "bool",
+    "constant_liar": "bool",
+    "consider_pruned_trials": "bool",
+    "use_separable_cma": "bool",
+    "with_margin": "bool",
+    "lr_adapt": "bool",
+    "prior_weight": "positive number",
+    "sigma0": "positive number",
+    "n_startup_trials": "count",
+    "n_ei_candidates": "positive count",
+    "popsize": "positive count",
+    "population_size": "population",
+    "mutation_prob": "fraction",
+    "crossover_prob": "fraction",
+    "swapping_prob": "fraction",
+    "x0": "mapping",
+}
+
+
+def _check_sampler_option(reader: _Reader, sampler: str, name: str, value: Any) -> Any:
+    """Check one sampler option's type and range, so a bad value fails before Ray starts.
+
+    Returns:
+        The value, with float literals such as ``1e-4`` converted to float.
+    """
+    key = f"searcher.options.{name}"
+    if value is None and inspect.signature(_sampler_class(sampler)).parameters[name].default is None:
+        return value  # The sampler's own default.
+    rule = _SAMPLER_OPTION_RULES.get(name)
+    if rule == "bool":
+        if not isinstance(value, bool):
+            reader.fail(key, value, "must be true or false")
+    elif rule == "count":
+        reader.integer(value, key, minimum=0)
+    elif rule == "positive count":
+        reader.integer(value, key, minimum=1)
+    elif rule == "population":
+        reader.integer(value, key, minimum=2)  # NSGA-II needs two parents to cross over.
+    elif rule == "positive number":
+        value = reader.number(value, key)
+        if value <= 0:
+            reader.fail(key, value, "must be > 0")
+    elif rule == "fraction":
+        value = reader.number(value, key)
+        if not 0 <= value <= 1:
+            reader.fail(key, value, "must be a probability in [0, 1]")
+    elif rule == "mapping":
+        reader.mapping(value, key)
+    return value
+
+
+def _check_sampler_builds(reader: _Reader, sampler: str, seed: int | None, options: Mapping[str, Any]) -> None:
+    """Build the sampler once with the file's options, catching the checks Optuna makes itself."""
+    sampler_class = _sampler_class(sampler)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna warns that some options are experimental.
+            sampler_class(seed=seed, **dict(options))
+    except (TypeError, ValueError) as error:
+        reader.fail("searcher.options", dict(options), f"are rejected by the {sampler} sampler: {error}")
+
+
+def _sampler_class(sampler: str) -> type:
     import optuna
 
-    sampler_class = {
+    return {
         "tpe": optuna.samplers.TPESampler,
         "random": optuna.samplers.RandomSampler,
         "cmaes": optuna.samplers.CmaEsSampler,
         "nsga2": optuna.samplers.NSGAIISampler,
     }[sampler]
+
+
+def _sampler_arguments(sampler: str) -> tuple[str, ...]:
+    sampler_class = _sampler_class(sampler)
     # Callables and objects cannot be written in YAML, and the seed has its own key.
     excluded = {"seed", "constraints_func", "independent_sampler", "mutation", "crossover", "source_trials"}
+    excluded |= {"gamma", "weights"}
+    # Deprecated in Optuna 4.4 and ignored by CmaEsSampler since then.
+    excluded |= {"restart_strategy", "inc_popsize"}
     excluded |= {"elite_population_selection_strategy", "child_generation_strategy", "after_trial_strategy"}
     return tuple(name for name in inspect.signature(sampler_class).parameters if name not in excluded)
 

@@ -13,12 +13,16 @@ Results layout, under ``<storage>/<name>/`` (Ray's experiment directory):
     ``searcher-state-*.pkl``, ``experiment_state-*.json``, ``tuner.pkl``: Ray's state for
         ``Tuner.restore``; the searcher state contains the Optuna study, so a resumed search keeps
         sampling from the whole history.
+    ``acgan_search_end.json`` (``SEARCH_END_FILE``): written when ``Tuner.fit`` returns, also
+        after Ctrl-C, and removed when a resumed search starts. It names the experiment state of
+        the session that ended, so the report can tell interrupted trials from running ones.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import fnmatch
 import functools
 import importlib.metadata
 import json
@@ -30,6 +34,7 @@ from typing import Any, Mapping
 
 from acgan_search import metric_names
 from acgan_search.errors import EvaluationError, ResultsError, SearchSpaceError
+from acgan_search.reporting.results import EXPERIMENT_STATE_GLOB, SEARCH_END_FILE
 from acgan_search.search import ray_adapter
 from acgan_search.search.space import CATEGORICAL, INT, LOG_UNIFORM, Parameter, SearchSpace
 from acgan_search.search.trainable import DIVERGED_PENALTY, TrialSettings, train_trial
@@ -65,6 +70,23 @@ def resolve_storage(storage: str | os.PathLike | None) -> str:
     if "://" in text:
         return text.rstrip("/")
     return str(Path(text).expanduser().resolve())
+
+
+def check_storage(run: SearchRun) -> None:
+    """Raise ResultsError when the local experiment directory, or a folder above it, is a file.
+
+    A bucket URI passes unchecked.
+    """
+    if "://" in run.storage:
+        return
+    path = Path(run.experiment_path)
+    existing = next((candidate for candidate in (path, *path.parents) if candidate.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ResultsError(
+            f"The search cannot be stored under {run.experiment_path} because {existing} is a file, not a "
+            f"directory. Received: storage={run.storage!r}. Pass a directory (it is created when missing) "
+            f"or a bucket URI with --storage, or change the name in {run.space.path}."
+        )
 
 
 def plan_search(space: SearchSpace, storage: str | os.PathLike | None = None) -> SearchRun:
@@ -308,6 +330,30 @@ def read_experiment_file(experiment_path: str) -> dict[str, Any]:
         raise ResultsError(f"{experiment_path}/{EXPERIMENT_FILE} is not valid JSON: {error}") from None
 
 
+def write_search_end(experiment_path: str) -> None:
+    """Record in ``SEARCH_END_FILE`` that the search ended, naming Ray's newest experiment state."""
+    import pyarrow.fs
+
+    filesystem, directory = _filesystem_and_path(experiment_path)
+    infos = filesystem.get_file_info(pyarrow.fs.FileSelector(directory))
+    states = sorted(info.base_name for info in infos if fnmatch.fnmatch(info.base_name, EXPERIMENT_STATE_GLOB))
+    marker = {
+        "ended_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "experiment_state": states[-1] if states else None,
+    }
+    with filesystem.open_output_stream(f"{directory}/{SEARCH_END_FILE}") as stream:
+        stream.write(json.dumps(marker, indent=2).encode("utf-8"))
+
+
+def remove_search_end(experiment_path: str) -> None:
+    """Delete ``SEARCH_END_FILE`` before a resumed search starts, so its trials read as running."""
+    filesystem, directory = _filesystem_and_path(experiment_path)
+    try:
+        filesystem.delete_file(f"{directory}/{SEARCH_END_FILE}")
+    except FileNotFoundError:
+        pass
+
+
 def _filesystem_and_path(uri: str) -> tuple[Any, str]:
     import pyarrow.fs
 
@@ -343,14 +389,15 @@ def run_search(
         The search's locations and Ray's ``ResultGrid``.
 
     Raises:
-        ResultsError: ``resume`` is set and no search is stored there, or it is not set and a
-            search is stored there already, or the stored search used another search space or
-            evaluator.
+        ResultsError: The local storage path is a file, ``resume`` is set and no search is
+            stored there, or it is not set and a search is stored there already, or the stored
+            search used another search space or evaluator.
     """
     from acgan_search.data import load_dataset
     from acgan_search.evaluation import Evaluator
 
     run = plan_search(space, storage)
+    check_storage(run)
     exists = ray_adapter.can_restore(run.experiment_path)
     if resume and not exists:
         raise ResultsError(
@@ -384,6 +431,7 @@ def run_search(
         if resume:
             _check_same_evaluator(run, evaluator)
             logger.info("Resuming search %s from %s", space.name, run.experiment_path)
+            remove_search_end(run.experiment_path)
             tuner = restore_tuner(run, dataset, evaluator)
         else:
             write_experiment_file(run.experiment_path, experiment_metadata(run, dataset, evaluator))
@@ -394,6 +442,8 @@ def run_search(
             )
             tuner = build_tuner(run, dataset, evaluator)
         grid = tuner.fit()
+        # Tuner.fit also returns after Ctrl-C, once Ray has saved the experiment state.
+        write_search_end(run.experiment_path)
     finally:
         if started_ray:
             ray_adapter.shutdown_ray()
