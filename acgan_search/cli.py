@@ -1,22 +1,33 @@
-"""Shared command-line plumbing of the evaluate, report, export and sample entry points."""
+"""Shared command-line plumbing of the train, evaluate, report, export and sample entry points."""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 from acgan_search.errors import ACGANSearchError
 
 EXIT_USAGE_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a program stopped with Ctrl-C.
 
 
-def configure_logging(verbose: bool) -> None:
-    """Send INFO (or DEBUG with ``verbose``) lifecycle lines of acgan_search to stderr."""
+class OptionError(ACGANSearchError, ValueError):
+    """A command-line option has a value outside its allowed range."""
+
+
+def configure_logging(verbose: bool, level: str | None = None) -> None:
+    """Send lifecycle lines of acgan_search to stderr.
+
+    Args:
+        verbose: Log DEBUG lines; otherwise INFO.
+        level: A logging level name that overrides ``verbose`` (``--log-level`` of train).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TensorFlow's C++ start-up banner.
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=level or (logging.DEBUG if verbose else logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -24,10 +35,49 @@ def configure_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def run_cli(main: Callable[[], int]) -> int:
-    """Run a CLI body, turning an ``ACGANSearchError`` into one line on stderr and exit status 2."""
+def run_cli(main: Callable[[], int], on_interrupt: Callable[[], str] | None = None) -> int:
+    """Run a CLI body and turn its expected failures into one line on stderr.
+
+    An ``ACGANSearchError`` prints ``error: <message>`` and returns exit status 2. Ctrl-C
+    (``KeyboardInterrupt``) prints ``interrupted: <message>`` and returns 130, where the
+    message comes from ``on_interrupt`` (for example where to resume from).
+    """
     try:
         return main()
     except ACGANSearchError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE_ERROR
+    except KeyboardInterrupt:
+        message = on_interrupt() if on_interrupt is not None else "stopped by Ctrl-C before the command finished. Run it again to finish."
+        print(f"interrupted: {message}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def check_minimum(option: str, value: int | None, minimum: int) -> None:
+    """Raise OptionError when an integer option is below ``minimum``; None means unset and passes.
+
+    Args:
+        option: The option as typed on the command line, for the message (``--seed``).
+        value: The parsed value.
+        minimum: The smallest allowed value.
+    """
+    if value is not None and value < minimum:
+        raise OptionError(
+            f"{option} must be at least {minimum}. Received: {option}={value}. "
+            f"Pass an integer >= {minimum}."
+        )
+
+
+def check_new_file(option: str, path: str | os.PathLike, *, overwrite: bool) -> None:
+    """Raise OptionError when an output file exists (without ``overwrite``) or is a directory."""
+    path = Path(path)
+    if path.is_dir():
+        raise OptionError(
+            f"The output path is a directory, not a file; nothing was written. Received: {option}={str(path)!r}. "
+            "Pass a file path."
+        )
+    if path.exists() and not overwrite:
+        raise OptionError(
+            f"Output file already exists; nothing was written. Received: {option}={str(path)!r}. "
+            "Choose a new path, or pass --overwrite to replace it."
+        )

@@ -22,10 +22,11 @@ import logging
 import math
 import os
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
-from acgan_search.cli import configure_logging, run_cli
+from acgan_search.cli import check_minimum, configure_logging, run_cli
 from acgan_search.errors import CheckpointError, EvaluationError
 
 logger = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def _load_keras_file(path: Path) -> Any:
 
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
-    except (OSError, ValueError, TypeError) as error:
+    except (OSError, ValueError, TypeError, zipfile.BadZipFile) as error:
         raise CheckpointError(f"Cannot load the generator from {path}: {error}") from None
 
 
@@ -282,6 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.verbose)
 
     def body() -> int:
+        from acgan_search.evaluation.classifier import FEATURE_DIM
+
+        check_minimum("--samples-per-class", args.samples_per_class, FEATURE_DIM + 1)
+        check_minimum("--seed", args.seed, 0)
+        check_minimum("--evaluator-seed", args.evaluator_seed, 0)
         result = evaluate_path(
             args.path,
             samples_per_class=args.samples_per_class,

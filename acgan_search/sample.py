@@ -5,7 +5,8 @@ Usage:
 
 Only the bundle is read: the generator is loaded from ``generator.keras`` with Keras' safe
 mode, and the noise is drawn from ``--seed`` exactly as training draws it, so the same label,
-count and seed always give the same images.
+count and seed always give the same images. Existing ``--out`` and ``--array`` files are
+kept unless ``--overwrite`` is given.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import math
 import sys
 from pathlib import Path
 
-from acgan_search.errors import ResultsError
-from acgan_search.cli import configure_logging, run_cli
+from acgan_search.cli import check_minimum, check_new_file, configure_logging, run_cli
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--columns", type=int, default=None, help="images per grid row (default: about sqrt(n))")
     parser.add_argument("--out", required=True, help="PNG file to write")
     parser.add_argument("--array", default=None, help="also save the images as float32 NHWC in [0, 1] to this .npy file")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing --out and --array files")
     parser.add_argument("--verbose", action="store_true", help="log DEBUG lines")
     return parser.parse_args(argv)
 
@@ -42,10 +43,15 @@ def main(argv: list[str] | None = None) -> int:
         from acgan_search.reporting.bundle import load_bundle
         from acgan_search.training.grid import save_grid_png
 
-        if args.count < 1:
-            raise ResultsError(f"-n must be at least 1. Received: n={args.count}.")
-        if args.seed < 0:
-            raise ResultsError(f"--seed must be >= 0. Received: seed={args.seed}.")
+        check_minimum("-n", args.count, 1)
+        check_minimum("--seed", args.seed, 0)
+        check_minimum("--columns", args.columns, 1)
+        check_new_file("--out", args.out, overwrite=args.overwrite)
+        # numpy.save appends .npy to a name without it; check the file it will write.
+        array_path = None
+        if args.array:
+            array_path = args.array if args.array.endswith(".npy") else args.array + ".npy"
+            check_new_file("--array", array_path, overwrite=args.overwrite)
         bundle = load_bundle(args.bundle_dir)
         labels = np.full(args.count, args.label, dtype=np.int32)
         images = bundle.generate(labels, args.seed)
@@ -54,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         # Pad the last row with black tiles so the grid is rectangular.
         padding = np.full((rows * columns - args.count, *images.shape[1:]), 0.0, np.float32)
         save_grid_png(np.concatenate([images, padding]) * 2.0 - 1.0, rows, columns, Path(args.out))
-        if args.array:
-            np.save(args.array, images)
+        if array_path:
+            np.save(array_path, images)
         print(f"wrote {args.count} images of class {args.label} to {args.out}")
         return 0
 

@@ -5,18 +5,20 @@ Usage:
     python -m acgan_search.train CONFIG.yaml --out runs/mnist   # run again to resume
 
 Checkpoints go to OUT/checkpoints/step_NNNNNN/, sample grids to OUT/samples/. The final
-interval's metrics are printed to stdout as JSON.
+interval's metrics are printed to stdout as JSON. Ctrl-C stops training with exit status 130
+and prints the checkpoint that a rerun of the same command resumes from.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
+import shlex
 import sys
+from pathlib import Path
 
+from acgan_search.cli import configure_logging, run_cli
 from acgan_search.config import TrainConfig
-from acgan_search.errors import ACGANSearchError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,20 +32,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def describe_resume_point(out: Path, command: str) -> str:
+    """Return the interruption message: the latest checkpoint under ``out`` and how to resume."""
+    loop = sys.modules.get("acgan_search.training.loop")
+    if loop is None:
+        # Interrupted while TensorFlow was still being imported: importing it again here could
+        # fail half-way, and this run cannot have written a checkpoint yet.
+        return f"stopped during start-up, before training began. Run `{command}` to start or resume."
+    checkpoint = loop.latest_checkpoint(out) if out.is_dir() else None
+    if checkpoint is None:
+        return f"training stopped before its first checkpoint. Run `{command}` to start again."
+    return f"training stopped; the last checkpoint is {checkpoint}. Run `{command}` to resume from it."
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
+    configure_logging(verbose=False, level=args.log_level)
+    out = Path(args.out)
+    command = "python -m acgan_search.train " + shlex.join([args.config, "--out", args.out])
+
+    def body() -> int:
         config = TrainConfig.from_yaml(args.config)
         # Imported after parsing so that --help and configuration errors need no TensorFlow start-up.
         from acgan_search.training import train_and_evaluate
 
-        metrics = train_and_evaluate(config, args.out)
-    except ACGANSearchError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(metrics, sort_keys=True))
-    return 0
+        metrics = train_and_evaluate(config, out)
+        print(json.dumps(metrics, sort_keys=True))
+        return 0
+
+    return run_cli(body, on_interrupt=lambda: describe_resume_point(out, command))
 
 
 if __name__ == "__main__":

@@ -125,7 +125,27 @@ def test_cli_bundle_without_config_fails(checkpoint, tmp_path, capsys):
 def test_cli_too_few_samples_fails(checkpoint, capsys):
     status = main([str(checkpoint), "--samples-per-class", "10"])
     assert status == 2
-    assert "more samples than feature dimensions" in capsys.readouterr().err
+    assert "error: --samples-per-class must be at least 65. Received: --samples-per-class=10" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "minimum"),
+    [("--seed", "-1", 0), ("--evaluator-seed", "-3", 0), ("--samples-per-class", "0", 65), ("--samples-per-class", "-5", 65)],
+)
+def test_cli_out_of_range_option_fails(tmp_path, capsys, option, value, minimum):
+    status = main([str(tmp_path), option, value])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"error: {option} must be at least {minimum}. Received: {option}={value}.")
+    assert "Traceback" not in err
+
+
+def test_cli_truncated_keras_file_fails(checkpoint, tmp_path, capsys):
+    damaged = tmp_path / "generator.keras"
+    damaged.write_bytes((checkpoint / "generator.keras").read_bytes()[:100])
+    status = main([str(damaged), "--dataset", "mnist-5k"])
+    assert status == 2
+    assert capsys.readouterr().err.startswith(f"error: Cannot load the generator from {damaged}")
 
 
 def test_cli_unreadable_dataset_fails(checkpoint, capsys):

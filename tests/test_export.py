@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -200,6 +201,46 @@ def test_export_checkpoint_inside_results_gets_metrics(search_dir: Path, tmp_pat
     card = json.loads((out / bd.MODEL_CARD).read_text())
     assert card["metrics"][mn.FID] == 30
     assert card["origin"]["selection"] == "checkpoint given with --checkpoint"
+
+
+def test_export_checkpoint_inside_results_records_trial(search_dir: Path, tmp_path: Path) -> None:
+    chosen = next(search_dir.glob("train_trial_abcde_00000_*/checkpoint_000000"))
+    out = export_bundle(tmp_path / "bundle", results_dir=search_dir, checkpoint=chosen)
+    origin = json.loads((out / bd.MODEL_CARD).read_text())["origin"]
+    assert origin["trial_id"] == "abcde_00000"
+    assert origin["experiment_dir"] == str(search_dir.resolve())
+    assert origin["checkpoint"] == str(chosen.resolve())
+
+
+def test_export_checkpoint_outside_results_origin(search_dir: Path, checkpoint: Path, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    out = export_bundle(tmp_path / "bundle", results_dir=search_dir, checkpoint=checkpoint)
+    card = json.loads((out / bd.MODEL_CARD).read_text())
+    assert card["origin"]["checkpoint"] == str(checkpoint.resolve())
+    assert card["origin"]["trial_id"] is None
+    assert card["origin"]["experiment_dir"] is None
+    assert card["metrics"] == {}
+    assert card["search"] == {}
+    assert "is not inside any trial of the search" in caplog.text
+
+
+def test_export_bundle_dir_mode_follows_umask(checkpoint: Path, tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        out = export_bundle(tmp_path / "bundle", checkpoint=checkpoint)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+
+
+def test_staged_output_dir_mode_follows_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o027)
+    try:
+        with staged_output_dir(tmp_path / "out", overwrite=False) as staging:
+            (staging / "file.txt").write_text("x")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o750
 
 
 def test_export_skips_interval_without_checkpoint(search_dir: Path, tmp_path: Path) -> None:

@@ -6,7 +6,10 @@ The fast tests report on experiment directories written in Ray's layout (see
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -21,6 +24,8 @@ from acgan_search.errors import ResultsError
 from acgan_search.reporting import plots
 from acgan_search.reporting import results as rs
 from acgan_search.reporting.build import PLOTS_DIR, REPORT_HTML, REPORT_MARKDOWN, RANKING_CSV, write_report
+from acgan_search.reporting.document import format_column, format_value
+from acgan_search.reporting.html import image_size_attributes
 from test_ranking import metrics, tiny_search_dir, write_record, write_trial
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -125,6 +130,90 @@ def test_write_report_dir_without_results(tmp_path: Path) -> None:
     with pytest.raises(ResultsError, match=r"No search results in"):
         write_report(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def best_checkpoint(search_dir: Path) -> Path:
+    """The best interval's checkpoint of ``search_dir``: trial 4 at step 40."""
+    return next(search_dir.glob("train_trial_abcde_00004_*/checkpoint_000001"))
+
+
+def test_write_report_best_checkpoint_deleted(search_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    shutil.rmtree(best_checkpoint(search_dir))
+    files = write_report(search_dir)
+    text = files.markdown.read_text()
+    assert plots.BEST_SAMPLES not in files.plots
+    assert "sample grid is missing: the checkpoint of the best interval (trial abcde_00004, step 40) is not on disk" in text
+    assert "checkpoint_path: missing: not on disk" in text
+    assert "The report shows no samples of the best trial" in caplog.text
+
+
+def test_write_report_best_sample_grid_deleted(search_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    checkpoint = best_checkpoint(search_dir)
+    (checkpoint / plots.SAMPLE_GRID_FILE).unlink()
+    text = write_report(search_dir).markdown.read_text()
+    assert f"the checkpoint {checkpoint} of the best interval (step 40) has no sample_grid.png" in text
+    assert "The report shows no samples of the best trial" in caplog.text
+
+
+def test_write_report_html_code_spans(search_dir: Path) -> None:
+    html = write_report(search_dir).html.read_text()
+    assert "<code>class_accuracy</code> &gt;= 0.9" in html
+    assert "`" not in html
+
+
+def test_write_report_ranking_legend(search_dir: Path) -> None:
+    text = write_report(search_dir).markdown.read_text()
+    assert "`wall_time_s` is seconds of training" in text
+
+
+def test_write_report_generated_time_readable(search_dir: Path) -> None:
+    text = write_report(search_dir).markdown.read_text()
+    assert re.search(r"Generated: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text)
+
+
+def test_write_report_searched_column_one_notation(search_dir: Path) -> None:
+    # generator_lr spans 1e-5 to 1e-2: every cell of its column is in scientific notation.
+    table = write_report(search_dir).markdown.read_text().split("## Ranked trials")[1].split("## Plots")[0]
+    header = [cell.strip() for cell in table.strip().splitlines()[0].strip("|").split("|")]
+    rows = [line.strip("|").split("|") for line in table.strip().splitlines()[2:7]]
+    column = header.index("generator_lr")
+    assert all(re.fullmatch(r"\d\.\d\de-0\d", row[column].strip()) for row in rows), rows
+
+
+def test_write_report_dir_mode_follows_umask(search_dir: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        files = write_report(search_dir)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(files.directory.stat().st_mode) == 0o755
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(12500.0, "12500"), (20.0, "20"), (12345.678, "12346"), (10.794, "10.79"), (0.5915, "0.5915"),
+     (2e-5, "2e-05"), (float("nan"), ""), (None, ""), (True, "yes")],
+)
+def test_format_value_cases(value: object, expected: str) -> None:
+    assert format_value(value) == expected
+
+
+def test_format_column_scientific_when_one_needs_it() -> None:
+    assert list(format_column(pd.Series([2e-3, 1e-9, None]))) == ["2.00e-03", "1.00e-09", ""]
+
+
+def test_image_size_attributes_tall_grid(tmp_path: Path) -> None:
+    grid = tmp_path / "grid.png"
+    Image.fromarray(np.zeros((298, 118), dtype=np.uint8)).save(grid)  # Ten rows, four columns of 28 pixels.
+    assert image_size_attributes(grid) == 'width="236" height="596" style="image-rendering: pixelated" '
+
+
+def test_report_cli_threshold_out_of_range(search_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = report_cli.main([str(search_dir), "--min-accuracy", "-0.5"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("error: The class-accuracy threshold must be a fraction in [0, 1]")
+    assert "Traceback" not in err
 
 
 def test_report_cli_error_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -70,13 +70,56 @@ def test_sample_label_out_of_range(bundle_dir: Path, tmp_path: Path, capsys: pyt
 def test_sample_count_below_one(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = sample_cli.main([str(bundle_dir), "--label", "1", "-n", "0", "--out", str(tmp_path / "x.png")])
     assert status == 2
-    assert "-n must be at least 1. Received: n=0" in capsys.readouterr().err
+    assert "error: -n must be at least 1. Received: -n=0." in capsys.readouterr().err
 
 
 def test_sample_negative_seed(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = sample_cli.main([str(bundle_dir), "--label", "1", "--seed", "-1", "--out", str(tmp_path / "x.png")])
     assert status == 2
-    assert "--seed must be >= 0. Received: seed=-1" in capsys.readouterr().err
+    assert "error: --seed must be at least 0. Received: --seed=-1." in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("columns", ["0", "-2"])
+def test_sample_columns_below_one(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], columns: str) -> None:
+    status = sample_cli.main([str(bundle_dir), "--label", "1", "--columns", columns, "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"error: --columns must be at least 1. Received: --columns={columns}.")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_sample_existing_png_kept(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x.png"
+    out.write_bytes(b"mine")
+    status = sample_cli.main([str(bundle_dir), "--label", "1", "-n", "2", "--out", str(out)])
+    assert status == 2
+    assert "error: Output file already exists; nothing was written. Received: --out=" in capsys.readouterr().err
+    assert out.read_bytes() == b"mine"
+
+
+def test_sample_existing_array_kept(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    array = tmp_path / "images.npy"
+    array.write_bytes(b"mine")
+    status = sample_cli.main([str(bundle_dir), "--label", "1", "-n", "2", "--out", str(tmp_path / "x.png"),
+                              "--array", str(tmp_path / "images")])
+    assert status == 2
+    assert "Received: --array=" in capsys.readouterr().err
+    assert array.read_bytes() == b"mine"
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_sample_overwrite_replaces_png(bundle_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.png"
+    out.write_bytes(b"mine")
+    assert sample_cli.main([str(bundle_dir), "--label", "1", "-n", "2", "--out", str(out), "--overwrite"]) == 0
+    with Image.open(out) as image:
+        assert image.format == "PNG"
+
+
+def test_sample_out_is_directory(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = sample_cli.main([str(bundle_dir), "--label", "1", "--out", str(tmp_path), "--overwrite"])
+    assert status == 2
+    assert "error: The output path is a directory, not a file" in capsys.readouterr().err
 
 
 def test_sample_missing_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
 
@@ -68,3 +71,68 @@ def test_train_cli_help_runs_as_module():
     )
     assert result.returncode == 0
     assert "--out" in result.stdout
+
+
+def test_train_cli_out_is_regular_file(tmp_path, capsys):
+    config = write_config(tmp_path / "config.yaml", max_steps=2)
+    out = tmp_path / "taken"
+    out.write_text("not a directory")
+    assert main([str(config), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: The run directory path exists and is not a directory")
+    assert "Traceback" not in err
+    assert out.read_text() == "not a directory"
+
+
+def test_train_cli_missing_data_leaves_no_folder(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"dataset: fashion-mnist\ndata_path: {tmp_path / 'absent'}\n")
+    assert main([str(config), "--out", str(tmp_path / "parent" / "run")]) == 2
+    assert "error: Fashion-MNIST folder not found" in capsys.readouterr().err
+    assert not (tmp_path / "parent").exists()
+
+
+def test_train_cli_missing_data_keeps_existing_folder(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"dataset: fashion-mnist\ndata_path: {tmp_path / 'absent'}\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    assert main([str(config), "--out", str(run)]) == 2
+    assert run.is_dir()
+    assert list(run.iterdir()) == []
+
+
+def test_train_cli_resumes_past_truncated_checkpoint(tmp_path, capsys, caplog):
+    run = tmp_path / "run"
+    main([str(write_config(tmp_path / "a.yaml", max_steps=4)), "--out", str(run)])
+    damaged = run / "checkpoints" / "step_000004"
+    (damaged / "training_state.npz").write_bytes(b"PK\x03\x04 cut off")
+    capsys.readouterr()
+    assert main([str(write_config(tmp_path / "b.yaml", max_steps=6)), "--out", str(run)]) == 0
+    assert json.loads(capsys.readouterr().out)["step"] == 6.0
+    assert f"Checkpoint {damaged} is unreadable" in caplog.text
+    assert (run / "checkpoints" / "step_000004.unreadable" / "training_state.npz").read_bytes() == b"PK\x03\x04 cut off"
+
+
+def test_train_cli_ctrl_c_stops_cleanly(tmp_path):
+    config = write_config(tmp_path / "config.yaml", max_steps=1_000_000)
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "acgan_search.train", str(config), "--out", str(run)]
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        for line in process.stderr:
+            if "Checkpoint written" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert "Traceback" not in err
+    last_lines = [line for line in err.splitlines() if line.startswith("interrupted:")]
+    assert len(last_lines) == 1
+    assert re.match(r"interrupted: training stopped; the last checkpoint is .*step_\d{6}\. Run `python -m "
+                    r"acgan_search.train .* --out .*` to resume from it\.", last_lines[0])

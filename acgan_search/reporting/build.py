@@ -114,9 +114,7 @@ def _build_document(
         Plot("Parameter importance (Optuna fANOVA)",
              plots.plot_param_importance(importances, rule.primary.metric, plot_dir / plots.PARAM_IMPORTANCE),
              f"needs at least {MIN_TRIALS_FOR_IMPORTANCE} evaluated trials and a searched parameter that varies"),
-        Plot(f"Samples of the best trial ({best[rs.TRIAL_ID]}, one row per class)",
-             plots.copy_sample_grid(best[rs.CHECKPOINT_PATH], plot_dir / plots.BEST_SAMPLES),
-             "the best interval's checkpoint or its sample_grid.png is not on disk"),
+        _best_samples_plot(results, best, plot_dir),
         Plot(f"Losses of the best trial ({best[rs.TRIAL_ID]})",
              plots.plot_losses(results.history, best[rs.TRIAL_ID], plot_dir / plots.BEST_LOSSES),
              "the best trial reported no losses"),
@@ -126,6 +124,12 @@ def _build_document(
         if key in (rs.TRIAL_ID, rs.STATUS, rk.TIER, rk.BEST_STEP, rs.CHECKPOINT_PATH)
         or key.endswith("_best") or key in results.searched_params
     }
+    if not plots.has_checkpoint(best[rs.CHECKPOINT_PATH]):
+        best_summary[rs.CHECKPOINT_PATH] = "missing: not on disk"
+    notes = _notes(results, ranking)
+    samples = figures[3]
+    if samples.path is None:
+        notes.append(f"The best trial's sample grid is missing: {samples.missing_reason}.")
     return ReportDocument(
         title=f"Search report: {results.record.get('experiment_name', results.experiment_dir.name)}",
         experiment_dir=results.experiment_dir,
@@ -137,8 +141,28 @@ def _build_document(
         importances=importances,
         plots=figures,
         provenance=provenance_rows(results.record),
-        notes=_notes(results, ranking),
+        notes=notes,
     )
+
+
+def _best_samples_plot(results: rs.SearchResults, best: pd.Series, plot_dir: Path) -> Plot:
+    trial_id = best[rs.TRIAL_ID]
+    title = f"Samples of the best trial ({trial_id}, one row per class)"
+    checkpoint = best[rs.CHECKPOINT_PATH]
+    path = plots.copy_sample_grid(checkpoint, plot_dir / plots.BEST_SAMPLES)
+    if path is not None:
+        return Plot(title, path)
+
+    step = format_value(best[rk.BEST_STEP])
+    if plots.has_checkpoint(checkpoint):
+        reason = f"the checkpoint {checkpoint} of the best interval (step {step}) has no {plots.SAMPLE_GRID_FILE}"
+    else:
+        trial_dirs = results.trials.loc[results.trials[rs.TRIAL_ID] == trial_id, rs.TRIAL_DIR]
+        trial_dir = trial_dirs.iloc[0] if not trial_dirs.empty and trial_dirs.iloc[0] else "its trial directory"
+        reason = (f"the checkpoint of the best interval (trial {trial_id}, step {step}) is not on disk in "
+                  f"{trial_dir}; it was deleted, or the trial kept no checkpoint for that step")
+    logger.warning("The report shows no samples of the best trial: %s", reason)
+    return Plot(title, None, reason)
 
 
 def _notes(results: rs.SearchResults, ranking: pd.DataFrame) -> list[str]:
@@ -146,7 +170,7 @@ def _notes(results: rs.SearchResults, ranking: pd.DataFrame) -> list[str]:
     if not results.record:
         notes.append(f"{rs.SEARCH_RECORD_FILE} is missing: objectives default to minimising FID and "
                      "the evaluator, dataset and versions are unknown.")
-    unfinished = ranking[ranking[rs.STATUS].isin([rs.RUNNING, rs.PENDING, rs.PAUSED, rs.UNKNOWN])]
+    unfinished = ranking[ranking[rs.STATUS].isin([*rs.UNFINISHED_STATUSES, rs.UNKNOWN])]
     if not unfinished.empty:
         notes.append(f"{len(unfinished)} trials had not finished when this report was written (running, "
                      "pending, paused, or interrupted); their rows show the intervals reported so far.")

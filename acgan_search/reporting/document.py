@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,15 @@ import pandas as pd
 from acgan_search import metric_names as mn
 from acgan_search.reporting import ranking as rk
 from acgan_search.reporting import results as rs
+
+
+# Meaning of the ranked table's columns, printed below the table in both formats.
+RANKING_LEGEND = (
+    "Columns ending in `_best` are taken at the trial's best interval and those ending in `_last` at "
+    "its last interval that did not diverge; `class_accuracy`, `class_entropy` (nats) and `intra_fid` "
+    "are at the best interval. Steps count training steps; `wall_time_s` is seconds of training "
+    "(Ray's `time_total_s`). `pareto` marks the Pareto front. Empty cells: no finite value was reported."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,24 +79,62 @@ def display_table(ranking: pd.DataFrame, rule: rk.RankingRule, searched_params: 
     for column in table.columns:
         if pd.api.types.is_bool_dtype(table[column]):
             table[column] = table[column].map(lambda v: "yes" if v else "")
-        elif pd.api.types.is_float_dtype(table[column]):
-            table[column] = table[column].map(format_value)
-        elif table[column].dtype == object:
-            table[column] = table[column].map(lambda v: "" if v is None else format_value(v))
+        else:
+            table[column] = format_column(table[column])
     return table.rename(columns={rs.WALL_TIME: "wall_time_s", f"{mn.CLASS_ACCURACY}_best": mn.CLASS_ACCURACY})
 
 
-def format_value(value: Any) -> str:
-    """Format a table cell: floats to four significant digits, None and NaN as empty."""
+def format_column(values: pd.Series) -> pd.Series:
+    """Format a table column with ``format_value``, all in scientific notation if one value needs it.
+
+    A column of learning rates such as 2e-3 and 1e-9 then reads ``2.00e-03`` and ``1.00e-09``
+    instead of mixing ``0.002`` with ``1e-09``.
+    """
+    numbers = [abs(v) for v in values if _is_finite_float(v) and v != 0 and not float(v).is_integer()]
+    scientific = any(v < _SMALLEST_FIXED or v >= _LARGEST_FIXED for v in numbers)
+    return values.map(lambda v: format_value(v, scientific=scientific and _is_finite_float(v)))
+
+
+_SMALLEST_FIXED = 1e-3
+_LARGEST_FIXED = 1e5
+
+
+def _is_finite_float(value: Any) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def format_value(value: Any, *, scientific: bool = False) -> str:
+    """Format a table cell for a reader.
+
+    Whole numbers below 1e5 print without a fraction (steps, counts). Other floats get four
+    significant digits, in scientific notation below 1e-3 and from 1e5 up, or always with
+    ``scientific``. None and NaN print as empty cells, booleans as ``yes`` or empty.
+    """
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, bool):
         return "yes" if value else ""
-    if isinstance(value, float):
-        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-            return f"{value:.3g}"
-        return f"{value:.4g}"
-    return str(value)
+    if not isinstance(value, float):
+        return str(value)
+    magnitude = abs(value)
+    if scientific:
+        return f"{value:.2e}"
+    if math.isinf(value) or (value.is_integer() and magnitude < _LARGEST_FIXED):
+        return str(int(value)) if math.isfinite(value) else str(value)
+    if magnitude != 0 and (magnitude < _SMALLEST_FIXED or magnitude >= _LARGEST_FIXED):
+        return f"{value:.3g}"
+    if magnitude >= 1e4:
+        return f"{value:.0f}"  # The 4-significant-digit form of 12345.6 would be 1.235e+04.
+    return f"{value:.4g}"
+
+
+def format_utc(iso_time: str) -> str:
+    """Return an ISO 8601 UTC time such as ``2026-01-01T12:00:00+00:00`` as ``2026-01-01 12:00:00 UTC``."""
+    try:
+        moment = datetime.datetime.fromisoformat(iso_time)
+    except ValueError:
+        return iso_time
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def provenance_rows(record: dict[str, Any]) -> list[tuple[str, str]]:

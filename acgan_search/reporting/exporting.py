@@ -75,9 +75,17 @@ def export_bundle(
         checkpoint = Path(checkpoint)
         read_state(checkpoint)  # Raises CheckpointError for an incomplete directory.
         row = _row_for_checkpoint(results, checkpoint) if results is not None else None
+        trial_id = row[rs.TRIAL_ID] if row is not None else _trial_containing(results, checkpoint)
+        if results is not None and trial_id is None:
+            logger.warning(
+                "Checkpoint %s is not inside any trial of the search in %s, so the model card records no "
+                "trial, metrics or search record for it", checkpoint, results.experiment_dir,
+            )
+            results = None
         selection = "checkpoint given with --checkpoint"
     else:
         row, selection = _choose_interval(results, rule, trial_id)
+        trial_id = row[rs.TRIAL_ID]
         checkpoint = Path(row[rs.CHECKPOINT_PATH])
 
     generator, config, num_classes = load_generator(checkpoint)
@@ -92,7 +100,7 @@ def export_bundle(
             "checkpoint": str(checkpoint.resolve()),
             "step": state.get("step"),
             "experiment_dir": str(results.experiment_dir.resolve()) if results else None,
-            "trial_id": row[rs.TRIAL_ID] if row is not None else None,
+            "trial_id": trial_id,
             "selection": selection,
         },
         "search": {key: value for key, value in (results.record if results else {}).items() if key != "search_space"},
@@ -152,6 +160,18 @@ def _row_for_checkpoint(results: rs.SearchResults, checkpoint: Path) -> pd.Serie
     paths = results.history[rs.CHECKPOINT_PATH].map(lambda p: str(Path(p).resolve()) if p else None)
     matches = results.history[paths == target]
     return matches.iloc[-1] if not matches.empty else None
+
+
+def _trial_containing(results: rs.SearchResults | None, checkpoint: Path) -> str | None:
+    # A checkpoint inside a trial's directory came from that trial even when no reported interval
+    # names it (for example when the result line of its interval was lost).
+    if results is None:
+        return None
+    target = checkpoint.resolve()
+    for trial_id, trial_dir in zip(results.trials[rs.TRIAL_ID], results.trials[rs.TRIAL_DIR]):
+        if trial_dir and target.is_relative_to(Path(trial_dir).resolve()):
+            return str(trial_id)
+    return None
 
 
 def _metrics(row: pd.Series | None) -> dict[str, Any]:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from acgan_search.reporting.document import ReportDocument
+from acgan_search.reporting.document import RANKING_LEGEND, ReportDocument, format_utc
 
 
 def render_markdown(document: ReportDocument, report_dir: Path) -> str:
     """Return the report as Markdown; image links are relative to ``report_dir``."""
     lines = [f"# {document.title}", ""]
-    lines += [f"Results: `{document.experiment_dir}`  ", f"Generated: {document.generated_at} (UTC)", ""]
+    lines += [f"Results: `{document.experiment_dir}`  ", f"Generated: {format_utc(document.generated_at)}", ""]
     for note in document.notes:
         lines += [f"> **Note:** {note}", ""]
 
@@ -27,7 +27,7 @@ def render_markdown(document: ReportDocument, report_dir: Path) -> str:
     counts = ", ".join(f"{status}: {count}" for status, count in document.status_counts.items())
     lines += [f"Trial statuses: {counts}.", ""]
 
-    lines += ["## Ranked trials", "", table_to_markdown(document.table), ""]
+    lines += ["## Ranked trials", "", table_to_markdown(document.table), "", RANKING_LEGEND, ""]
 
     lines += ["## Plots", ""]
     for plot in document.plots:

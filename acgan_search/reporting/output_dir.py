@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -39,9 +40,11 @@ def staged_output_dir(path: Path, *, overwrite: bool, option: str = "--out") -> 
     """Yield a temporary directory that replaces ``path`` only when the block succeeds.
 
     The temporary directory is a sibling of ``path``, so the final rename stays on one
-    filesystem. With ``overwrite``, an existing ``path`` is moved aside, the new directory is
-    renamed into place and only then is the old one deleted. If the block raises, the
-    temporary directory is deleted and ``path`` is left as it was.
+    filesystem. It is made with ``mkdir``, so it gets the mode of any new directory under the
+    process umask (``tempfile.mkdtemp`` would give 0700). With ``overwrite``, an existing
+    ``path`` is moved aside, the new directory is renamed into place and only then is the old
+    one deleted. If the block raises, the temporary directory is deleted and ``path`` is left
+    as it was.
 
     Raises:
         ResultsError: ``path`` exists and ``overwrite`` is False.
@@ -49,7 +52,8 @@ def staged_output_dir(path: Path, *, overwrite: bool, option: str = "--out") -> 
     path = Path(path)
     check_output_dir(path, overwrite=overwrite, option=option)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+    staging = _unique_sibling(path, "partial")
+    staging.mkdir()
     try:
         yield staging
     except BaseException:
@@ -63,10 +67,14 @@ def staged_output_dir(path: Path, *, overwrite: bool, option: str = "--out") -> 
         raise
     previous = None
     if path.exists():
-        previous = Path(tempfile.mkdtemp(prefix=f".{path.name}.previous-", dir=path.parent))
-        previous.rmdir()
+        previous = _unique_sibling(path, "previous")
         path.rename(previous)
     staging.rename(path)
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
         logger.info("Replaced %s", path)
+
+
+def _unique_sibling(path: Path, purpose: str) -> Path:
+    # A hidden name that no other process picks: the process ID plus 64 random bits.
+    return path.parent / f".{path.name}.{purpose}-{os.getpid()}-{uuid.uuid4().hex[:16]}"

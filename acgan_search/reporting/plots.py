@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # Headless: no display is needed or used.
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from acgan_search import metric_names as mn  # noqa: E402
@@ -29,6 +30,7 @@ FID_ACCURACY = "fid_vs_accuracy.png"
 PARAM_IMPORTANCE = "param_importance.png"
 BEST_SAMPLES = "best_samples.png"
 BEST_LOSSES = "best_losses.png"
+SAMPLE_GRID_FILE = "sample_grid.png"  # Written into each checkpoint by the search trainable.
 
 _LOSS_KEYS = (
     mn.D_LOSS, mn.G_LOSS, mn.D_ADVERSARIAL_LOSS, mn.D_CLASS_LOSS, mn.G_ADVERSARIAL_LOSS,
@@ -41,7 +43,7 @@ def plot_fid_curves(history: pd.DataFrame, ranking: pd.DataFrame, path: Path) ->
     """Plot FID against training step, one line per trial; diverged trials end in a cross."""
     if history.empty or mn.FID not in history.columns:
         return None
-    figure, axes = plt.subplots(figsize=(7.5, 4.5))
+    figure, axes = plt.subplots(figsize=(9.0, 4.5))
     status = dict(zip(ranking[rs.TRIAL_ID], ranking[rs.STATUS]))
     for trial_id, trial in history.groupby(rs.TRIAL_ID, sort=False):
         # A diverged result carries a penalty value in place of FID; plot only healthy intervals.
@@ -53,11 +55,12 @@ def plot_fid_curves(history: pd.DataFrame, ranking: pd.DataFrame, path: Path) ->
         if status.get(trial_id) == rs.DIVERGED:
             axes.plot(trial[mn.STEP].iloc[-1], trial[mn.FID].iloc[-1], "x", color=line.get_color(), markersize=10)
     axes.set_xlabel("training step")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     axes.set_ylabel("FID (evaluator features)")
     axes.set_title("FID during training")
     axes.grid(alpha=0.3)
     if history[rs.TRIAL_ID].nunique() <= 12:
-        axes.legend(fontsize=7, loc="upper right")
+        _legend_outside(axes)
     return _save(figure, path)
 
 
@@ -105,28 +108,46 @@ def plot_losses(history: pd.DataFrame, trial_id: str, path: Path) -> Path | None
     keys = [key for key in _LOSS_KEYS if key in trial.columns and trial[key].notna().any()]
     if trial.empty or not keys:
         return None
-    figure, axes = plt.subplots(figsize=(7.5, 4.5))
+    figure, axes = plt.subplots(figsize=(9.0, 4.5))
     for key in keys:
         points = _finite(trial, [mn.STEP, key])
         axes.plot(points[mn.STEP], points[key], marker=".", label=key)
     axes.set_xlabel("training step")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     axes.set_ylabel("mean loss over the interval")
     axes.set_title(f"Losses of trial {trial_id}")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7)
+    _legend_outside(axes)
     return _save(figure, path)
 
 
 def copy_sample_grid(checkpoint_path: str | None, path: Path) -> Path | None:
-    """Copy the sample grid PNG that training saved in a checkpoint directory."""
-    if not checkpoint_path:
+    """Copy the sample grid PNG that training saved in a checkpoint directory.
+
+    Returns:
+        ``path``, or None when ``checkpoint_path`` is None or NaN (no checkpoint on disk when the
+        results were read) or the checkpoint directory has no ``sample_grid.png`` any more.
+    """
+    if not has_checkpoint(checkpoint_path):
         return None
-    source = Path(checkpoint_path) / "sample_grid.png"
-    if not source.exists():
-        logger.warning("Checkpoint %s has no sample_grid.png; the report shows no samples", checkpoint_path)
+    source = Path(checkpoint_path) / SAMPLE_GRID_FILE
+    if not source.is_file():
         return None
     shutil.copyfile(source, path)
     return path
+
+
+def has_checkpoint(checkpoint_path: object) -> bool:
+    """Return whether a ``checkpoint_path`` cell of the results names a checkpoint.
+
+    pandas stores a missing checkpoint as None or NaN, depending on the column's other values.
+    """
+    return isinstance(checkpoint_path, (str, Path)) and str(checkpoint_path) != ""
+
+
+def _legend_outside(axes: plt.Axes) -> None:
+    # Right of the plot, where it cannot hide a line. tight_layout in _save makes room for it.
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def _finite(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,8 +81,49 @@ def read_state(directory: str | os.PathLike) -> dict[str, Any]:
         )
     try:
         return json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:  # ValueError covers JSON syntax and UTF-8 decoding errors.
         raise CheckpointError(f"Cannot read {directory / STATE_FILE}: {error}") from None
+
+
+# Exceptions that reading a truncated or overwritten checkpoint file raises. numpy's npz reader
+# and zipfile raise BadZipFile, EOFError or ValueError, and a file cut inside the zip's central
+# directory can also raise OSError.
+_UNREADABLE_FILE_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile)
+
+
+def check_readable(directory: str | os.PathLike) -> None:
+    """Read every file of a checkpoint completely and raise if one is missing or corrupt.
+
+    ``state.json`` and ``config.yaml`` are parsed, every array of ``training_state.npz`` is
+    loaded, and the CRC of every member of ``generator.keras`` is checked. This finds files that
+    were truncated (a full disk, a machine that lost power before the data reached the disk) or
+    overwritten.
+
+    Raises:
+        CheckpointError: A file is missing or cannot be read; the message names the file.
+    """
+    directory = Path(directory)
+    state = read_state(directory)
+    if not isinstance(state, dict) or not {"step", "num_classes"} <= set(state):
+        raise CheckpointError(
+            f"Checkpoint file {directory / STATE_FILE} is corrupt: it lacks the keys step and num_classes."
+        )
+    read_config(directory)
+    arrays_path = directory / STATE_ARRAYS_FILE
+    try:
+        with np.load(arrays_path) as arrays:
+            for name in arrays.files:
+                arrays[name]
+    except _UNREADABLE_FILE_ERRORS as error:
+        raise CheckpointError(f"Checkpoint file {arrays_path} is corrupt or truncated: {error}") from None
+    generator_path = directory / GENERATOR_FILE
+    try:
+        with zipfile.ZipFile(generator_path) as archive:
+            bad_member = archive.testzip()
+    except _UNREADABLE_FILE_ERRORS as error:
+        raise CheckpointError(f"Checkpoint file {generator_path} is corrupt or truncated: {error}") from None
+    if bad_member is not None:
+        raise CheckpointError(f"Checkpoint file {generator_path} is corrupt: member {bad_member} fails its CRC check.")
 
 
 def read_config(directory: str | os.PathLike) -> TrainConfig:
@@ -105,6 +147,17 @@ def restore_trainer(trainer_class: type, directory: str | os.PathLike, dataset: 
         )
     trainer = trainer_class(config, dataset, **kwargs)
     variables = trainer.state_variables()
+    try:
+        _assign_saved_arrays(directory, state, variables)
+    except _UNREADABLE_FILE_ERRORS as error:
+        raise CheckpointError(
+            f"Checkpoint file {directory / STATE_ARRAYS_FILE} is corrupt or truncated: {error}. "
+            f"Resume from an earlier checkpoint, for example by moving {directory} out of its folder."
+        ) from None
+    return trainer
+
+
+def _assign_saved_arrays(directory: Path, state: dict[str, Any], variables: list) -> None:
     with np.load(directory / STATE_ARRAYS_FILE) as arrays:
         if len(arrays.files) != len(variables):
             raise CheckpointError(
@@ -121,7 +174,6 @@ def restore_trainer(trainer_class: type, directory: str | os.PathLike, dataset: 
                     f"its config.yaml."
                 )
             variable.assign(value)
-    return trainer
 
 
 def load_generator(checkpoint_dir: str | os.PathLike) -> tuple[keras.Model, TrainConfig, int]:
@@ -146,6 +198,6 @@ def load_generator(checkpoint_dir: str | os.PathLike) -> tuple[keras.Model, Trai
     path = Path(checkpoint_dir) / GENERATOR_FILE
     try:
         generator = keras.saving.load_model(path, safe_mode=True, compile=False)
-    except (OSError, ValueError, TypeError) as error:
+    except (OSError, ValueError, TypeError, zipfile.BadZipFile) as error:
         raise CheckpointError(f"Cannot load the generator from {path}: {error}") from None
     return generator, config, int(state["num_classes"])

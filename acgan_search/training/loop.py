@@ -20,8 +20,8 @@ from typing import Callable
 from acgan_search import metric_names
 from acgan_search.config import TrainConfig
 from acgan_search.data import Dataset, load_dataset
-from acgan_search.errors import CheckpointError
-from acgan_search.training.checkpoint import STATE_FILE, read_config
+from acgan_search.errors import CheckpointError, ResultsError
+from acgan_search.training.checkpoint import STATE_FILE, check_readable, read_config
 from acgan_search.training.trainer import Trainer
 
 logger = logging.getLogger(__name__)
@@ -39,16 +39,70 @@ def checkpoint_name(step: int) -> str:
 
 
 def latest_checkpoint(workdir: str | os.PathLike) -> Path | None:
-    """Return the complete checkpoint with the highest step under ``workdir``, or None."""
+    """Return the complete checkpoint with the highest step under ``workdir``, or None.
+
+    A checkpoint counts as complete when its ``state.json`` exists, which is written last. The
+    other files are not read; ``latest_readable_checkpoint`` does that.
+    """
+    found = _complete_checkpoints(workdir)
+    return found[-1] if found else None
+
+
+def _complete_checkpoints(workdir: str | os.PathLike) -> list[Path]:
+    # Sorted by step, oldest first.
     root = Path(workdir) / CHECKPOINTS_DIR
     if not root.is_dir():
-        return None
+        return []
     found = []
     for entry in root.iterdir():
         match = _CHECKPOINT_NAME.match(entry.name)
         if match and (entry / STATE_FILE).is_file():
             found.append((int(match.group(1)), entry))
-    return max(found)[1] if found else None
+    return [entry for _, entry in sorted(found)]
+
+
+def latest_readable_checkpoint(workdir: str | os.PathLike) -> Path | None:
+    """Return the newest checkpoint under ``workdir`` whose files all read back, or None.
+
+    Newer checkpoints with a truncated or corrupt file are skipped with a warning and renamed to
+    ``step_NNNNNN.unreadable`` (kept for inspection, ignored from then on), so training resumes
+    from the newest intact one and recomputes the lost steps. Deterministic training makes the
+    recomputed steps equal to the lost ones.
+
+    Raises:
+        CheckpointError: Checkpoints exist but none of them can be read. Nothing is renamed then.
+    """
+    unreadable: list[tuple[Path, CheckpointError]] = []
+    for candidate in reversed(_complete_checkpoints(workdir)):
+        try:
+            check_readable(candidate)
+        except CheckpointError as error:
+            unreadable.append((candidate, error))
+            continue
+        for damaged, error in unreadable:
+            moved = _move_aside(damaged)
+            logger.warning(
+                "Checkpoint %s is unreadable (%s). Resuming from the older %s instead. The unreadable "
+                "checkpoint was renamed to %s.", damaged, error, candidate, moved,
+            )
+        return candidate
+    if unreadable:
+        details = "; ".join(str(error) for _, error in unreadable)
+        raise CheckpointError(
+            f"Cannot resume in {workdir}: none of its {len(unreadable)} checkpoints can be read. {details}. "
+            f"To train from scratch, move {Path(workdir) / CHECKPOINTS_DIR} away (or delete it)."
+        )
+    return None
+
+
+def _move_aside(checkpoint_dir: Path) -> Path:
+    target = checkpoint_dir.with_name(checkpoint_dir.name + ".unreadable")
+    number = 1
+    while target.exists():
+        number += 1
+        target = checkpoint_dir.with_name(f"{checkpoint_dir.name}.unreadable{number}")
+    checkpoint_dir.rename(target)
+    return target
 
 
 def _write_checkpoint(trainer: Trainer, workdir: Path) -> Path:
@@ -103,6 +157,10 @@ def train_and_evaluate(
     contains the mean losses over the interval plus ``step``. Every ``config.log_every`` steps it
     logs a progress line at INFO.
 
+    A newest checkpoint whose files are truncated or corrupt is skipped with a warning (see
+    ``latest_readable_checkpoint``). The data is loaded and the trainer built before ``workdir``
+    is created, so a run that fails at start-up leaves no empty directory behind.
+
     Args:
         config: Training configuration. When resuming, it must equal the checkpoint's
             configuration except for ``max_steps``, ``interval`` and ``log_every``.
@@ -114,14 +172,21 @@ def train_and_evaluate(
         The metrics of the last interval (empty if ``max_steps`` was already reached).
 
     Raises:
-        CheckpointError: The latest checkpoint was trained with a different configuration.
+        CheckpointError: The latest checkpoint was trained with a different configuration, or
+            no checkpoint in ``workdir`` can be read.
+        DataError: The dataset cannot be loaded.
+        ResultsError: ``workdir`` exists and is not a directory, or cannot be created.
     """
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    if workdir.exists() and not workdir.is_dir():
+        raise ResultsError(
+            f"The run directory path exists and is not a directory; nothing was written. "
+            f"Received: workdir={str(workdir)!r}. Pass a new or existing directory."
+        )
     if dataset is None:
         dataset = load_dataset(config)
 
-    latest = latest_checkpoint(workdir)
+    latest = latest_readable_checkpoint(workdir)
     if latest is None:
         trainer = Trainer(config, dataset)
         logger.info("Training from scratch in %s", workdir)
@@ -131,6 +196,13 @@ def train_and_evaluate(
         # Loop settings may change between runs; the training itself may not.
         trainer.config = config
         logger.info("Resuming from %s at step %d", latest, trainer.step)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ResultsError(
+            f"Cannot create the run directory: {error}. Received: workdir={str(workdir)!r}. "
+            "Pass a directory path you can write to."
+        ) from None
     config.save(workdir / "config.yaml")
 
     metrics: dict[str, float] = {}
