@@ -24,8 +24,10 @@ from typing import Any, Literal, Mapping
 import yaml
 
 from acgan_search.errors import ConfigError
+from acgan_search.yaml_files import load_yaml_file
 
 DATASET_NAMES = ("mnist-5k", "mnist", "fashion-mnist", "image-folder")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,11 @@ class TrainConfig:
     generator_filters: int = 128  # Channels at the generator's lowest resolution.
     discriminator_filters: int = 64  # Channels of the discriminator's first convolution.
     dropout: float = 0.4  # Dropout rate after the discriminator's shared features.
+    # Arithmetic of the models: "float32", or "mixed_bfloat16" (Keras mixed precision: bfloat16
+    # activations and matrix products, float32 weights, image outputs, logits and features).
+    # mixed_bfloat16 ran the default step 1.8x faster on a CPU with AMX (docs/benchmarks.md)
+    # but is emulated, and slow, on CPUs without bfloat16 instructions.
+    precision: str = "float32"
 
     # Optimisation (Adam).
     batch_size: int = 64
@@ -140,22 +147,14 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> TrainConfig:
-        """Load a configuration from a YAML file with ``yaml.safe_load``.
+        """Load a configuration from a YAML file with PyYAML's safe loader.
 
         Raises:
-            ConfigError: The file is missing, is not valid YAML, or contains invalid fields.
+            ConfigError: The file is missing, is not UTF-8 or not valid YAML, a mapping in it
+                repeats a key, or it contains invalid fields.
         """
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"Configuration file not found: {path}") from None
-        except OSError as error:
-            raise ConfigError(f"Cannot read configuration file {path}: {error}") from None
-        try:
-            values = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path}: invalid YAML: {error}") from None
+        values = load_yaml_file(path, ConfigError, "configuration file")
         return cls.from_dict(values or {}, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
@@ -274,6 +273,7 @@ def _check_field_values(c: TrainConfig) -> None:
     for name in ("latent_dim", "embedding_dim", "generator_filters", "discriminator_filters"):
         _require(getattr(c, name) >= 1, name, ">= 1", getattr(c, name))
     _require(0.0 <= c.dropout < 1.0, "dropout", "in [0, 1)", c.dropout)
+    _require(c.precision in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}", c.precision)
 
     _require(c.batch_size >= 2, "batch_size", ">= 2", c.batch_size)
     for name in ("generator_lr", "discriminator_lr", "class_head_lr"):

@@ -15,12 +15,19 @@ Default architecture at 28x28x1 (``generator_filters=128``, ``discriminator_filt
                    -> flatten (shared features, 6272) -> Dropout 0.4
                    -> real/fake logit (Dense 1) and class logits (Dense num_classes)
 
+With ``config.precision == "mixed_bfloat16"`` every layer computes in bfloat16 except the
+generator's image outputs and the discriminator's flattened features and heads, which stay in
+float32: both models take and return float32 tensors whatever the precision.
+
 The discriminator returns, per scale, ``[real/fake logit (N, 1), class logits (N, C), shared
 features (N, F)]``; with ``multi_scale_discriminator`` a second trunk with its own heads sees the
 image average-pooled to half resolution, and its three outputs follow the first three.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import keras
 from keras import layers, ops
@@ -118,6 +125,17 @@ class FadeIn(layers.Layer):
         return input_shape[0]
 
 
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Build layers under the Keras dtype policy ``name``, then restore the previous global policy."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def generator_filters_at(config: TrainConfig, level: int) -> int:
     """Return the generator's channel count after ``level`` upsamplings (halved per level, at least 8)."""
     return max(config.generator_filters >> level, 8)
@@ -145,6 +163,11 @@ def build_generator(config: TrainConfig, num_classes: int) -> keras.Model:
         output images (N, H, W, C) in [-1, 1]. With ``config.progressive`` the output is the
         ``FadeIn`` blend of the upsampled half-resolution image and the full-resolution image.
     """
+    with dtype_policy(config.precision):
+        return _build_generator(config, num_classes)
+
+
+def _build_generator(config: TrainConfig, num_classes: int) -> keras.Model:
     size = base_resolution(config.image_size)
     filters = config.generator_filters
     noise = keras.Input((config.latent_dim,), dtype="float32", name="noise")
@@ -176,15 +199,17 @@ def build_generator(config: TrainConfig, num_classes: int) -> keras.Model:
         if size * 2 == config.image_size:
             half_resolution_features = hidden
 
-    images = layers.Conv2D(config.channels, 5, padding="same", activation="tanh", name="to_image")(hidden)
+    images = layers.Conv2D(
+        config.channels, 5, padding="same", activation="tanh", dtype="float32", name="to_image"
+    )(hidden)
     if config.progressive:
         # ProGAN-style fade (Karras et al., 2018): nearest-upsampled half-resolution image,
         # blended into the full-resolution image as the trainer raises alpha from 0 to 1.
-        low = layers.Conv2D(config.channels, 5, padding="same", activation="tanh", name="to_image_half")(
-            half_resolution_features
-        )
+        low = layers.Conv2D(
+            config.channels, 5, padding="same", activation="tanh", dtype="float32", name="to_image_half"
+        )(half_resolution_features)
         low = layers.UpSampling2D(2, interpolation="nearest", name="upsample_half_image")(low)
-        images = FadeIn(name=GENERATOR_FADE)([low, images])
+        images = FadeIn(dtype="float32", name=GENERATOR_FADE)([low, images])
     return keras.Model([noise, labels], images, name="generator")
 
 
@@ -195,7 +220,7 @@ def _discriminator_trunk(
 
     def maybe_normalised(layer: layers.Layer) -> layers.Layer:
         if config.spectral_norm:
-            return layers.SpectralNormalization(layer, name=f"{layer.name}_sn")
+            return layers.SpectralNormalization(layer, dtype=layer.dtype_policy, name=f"{layer.name}_sn")
         return layer
 
     base = base_resolution(config.image_size)
@@ -214,12 +239,15 @@ def _discriminator_trunk(
             hidden = SelfAttention(spectral_norm=config.spectral_norm, name=f"{prefix}self_attention_{size}")(hidden)
         level += 1
 
-    features = layers.Flatten(name=f"{prefix}features")(hidden)
+    # Features and heads stay float32 under mixed precision: the losses need float32 logits.
+    features = layers.Flatten(dtype="float32", name=f"{prefix}features")(hidden)
     # Each trunk's dropout gets its own seed, so the two scales draw different masks.
-    dropped = layers.Dropout(config.dropout, seed=config.seed + seed_offset, name=f"{prefix}dropout")(features)
+    dropped = layers.Dropout(config.dropout, seed=config.seed + seed_offset, dtype="float32", name=f"{prefix}dropout")(features)
     head_suffix = f"_{prefix.rstrip('_')}" if prefix else ""
-    adversarial = maybe_normalised(layers.Dense(1, name=f"{ADVERSARIAL_HEAD}{head_suffix}"))(dropped)
-    class_logits = maybe_normalised(layers.Dense(num_classes, name=f"{CLASS_HEAD}{head_suffix}"))(dropped)
+    adversarial = maybe_normalised(layers.Dense(1, dtype="float32", name=f"{ADVERSARIAL_HEAD}{head_suffix}"))(dropped)
+    class_logits = maybe_normalised(layers.Dense(num_classes, dtype="float32", name=f"{CLASS_HEAD}{head_suffix}"))(
+        dropped
+    )
     return [adversarial, class_logits, features]
 
 
@@ -236,6 +264,11 @@ def build_discriminator(config: TrainConfig, num_classes: int) -> keras.Model:
         ``[real/fake logit (N, 1), class logits (N, num_classes), shared features (N, F)]`` per
         scale: one scale, or two with ``config.multi_scale_discriminator`` (full first).
     """
+    with dtype_policy(config.precision):
+        return _build_discriminator(config, num_classes)
+
+
+def _build_discriminator(config: TrainConfig, num_classes: int) -> keras.Model:
     images = keras.Input(config.image_shape, dtype="float32", name="images")
     outputs = _discriminator_trunk(config, images, num_classes, "", config.image_size, 0)
     if config.multi_scale_discriminator:

@@ -89,6 +89,7 @@ def test_from_dict_names_source_in_message():
         ("seed", -1, r"'seed' must be >= 0\. Received: seed=-1"),
         ("latent_dim", 0, r"'latent_dim' must be >= 1\. Received: latent_dim=0"),
         ("dropout", 1.0, r"'dropout' must be in \[0, 1\)\. Received: dropout=1\.0"),
+        ("precision", "float16", r"'precision' must be one of float32, mixed_bfloat16\. Received: precision='float16'"),
         ("batch_size", 1, r"'batch_size' must be >= 2\. Received: batch_size=1"),
         ("class_head_lr", 0.0, r"'class_head_lr' must be > 0\. Received: class_head_lr=0\.0"),
         ("beta1", 1.0, r"'beta1' must be in \[0, 1\)\. Received: beta1=1\.0"),
@@ -147,8 +148,32 @@ def test_from_yaml_rejects_missing_file(tmp_path):
 def test_from_yaml_rejects_invalid_yaml(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("batch_size: [1, 2\n")
-    with pytest.raises(ConfigError, match="bad.yaml: invalid YAML"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml:2:1: invalid YAML: expected ',' or '\]'"):
         TrainConfig.from_yaml(path)
+
+
+def test_from_yaml_invalid_yaml_message_is_one_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("batch_size: 32\nlatent_dim: 16: 8\n")
+    with pytest.raises(ConfigError) as info:
+        TrainConfig.from_yaml(path)
+    assert "\n" not in str(info.value)
+    assert "bad.yaml:2:15: invalid YAML: mapping values are not allowed here" in str(info.value)
+
+
+def test_from_yaml_rejects_duplicate_key(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("batch_size: 32\nlatent_dim: 16\nbatch_size: 64\n")
+    with pytest.raises(ConfigError, match=r"run\.yaml:3:1: duplicate key 'batch_size' \(first set on line 1\)"):
+        TrainConfig.from_yaml(path)
+
+
+def test_from_yaml_rejects_non_utf8_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_bytes(b"data_path: /tmp/\xff\n")
+    with pytest.raises(ConfigError, match=r"run\.yaml: the configuration file is not UTF-8 text: byte 0xff"):
+        TrainConfig.from_yaml(path)
+
 
 
 def test_from_yaml_names_file_on_bad_value(tmp_path):

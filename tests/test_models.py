@@ -90,3 +90,33 @@ def test_models_load_in_safe_mode(tmp_path):
         model.save(path)
         loaded = keras.saving.load_model(path, safe_mode=True)
         assert len(loaded.weights) == len(model.weights)
+
+
+MIXED = {"precision": "mixed_bfloat16", "progressive": True, "spectral_norm": True, "multi_scale_discriminator": True}
+
+
+def test_mixed_bfloat16_models_return_float32():
+    config = TrainConfig.from_dict(MIXED)
+    generator = build_generator(config, 10)
+    discriminator = build_discriminator(config, 10)
+    assert generator.output.dtype == "float32"
+    assert [output.dtype for output in discriminator.outputs] == ["float32"] * 6
+
+
+def test_mixed_bfloat16_models_compute_hidden_layers_in_bfloat16():
+    config = TrainConfig.from_dict(MIXED)
+    generator = build_generator(config, 10)
+    discriminator = build_discriminator(config, 10)
+    assert generator.get_layer("upsample_14").compute_dtype == "bfloat16"
+    assert discriminator.get_layer("conv_7_sn").compute_dtype == "bfloat16"
+    assert generator.get_layer("upsample_14").variable_dtype == "float32"
+
+
+def test_building_mixed_bfloat16_models_keeps_global_policy():
+    build_generator(TrainConfig.from_dict(MIXED), 10)
+    assert keras.config.dtype_policy().name == "float32"
+
+
+def test_float32_models_compute_in_float32():
+    generator = build_generator(TrainConfig(), 10)
+    assert generator.get_layer("upsample_14").compute_dtype == "float32"

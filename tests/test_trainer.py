@@ -111,7 +111,11 @@ def test_trainer_rejects_single_class(mnist_small):
 # ---------------------------------------------------------------- checkpoints and resume
 
 
-@pytest.mark.parametrize("switches", [{}, ALL_SWITCHES], ids=["defaults", "all_switches"])
+@pytest.mark.parametrize(
+    "switches",
+    [{}, ALL_SWITCHES, {**ALL_SWITCHES, "precision": "mixed_bfloat16"}],
+    ids=["defaults", "all_switches", "all_switches_bfloat16"],
+)
 def test_resume_continues_with_same_losses(mnist_small, tmp_path, switches):
     config = tiny_config(**switches)
     uninterrupted = Trainer(config, mnist_small)
@@ -147,6 +151,17 @@ def test_load_generator_reproduces_trainer_images(mnist_small, tmp_path):
     assert num_classes == 10
     assert config == trainer.config
     assert np.allclose(GenerateFunction(generator)(labels, seed=1), trainer.generate(labels, seed=1), atol=1e-6)
+
+
+def test_load_generator_reproduces_bfloat16_trainer_images(mnist_small, tmp_path):
+    trainer = Trainer(tiny_config(precision="mixed_bfloat16"), mnist_small)
+    trainer.train(2)
+    trainer.save_checkpoint(tmp_path)
+    generator, _, _ = load_generator(tmp_path)
+    labels = np.arange(10)
+    images = GenerateFunction(generator)(labels, seed=1)
+    assert images.dtype == np.float32
+    assert np.array_equal(images, trainer.generate(labels, seed=1))
 
 
 def test_saved_generator_loads_in_safe_mode(mnist_small, tmp_path):

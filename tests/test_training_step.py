@@ -43,6 +43,7 @@ SWITCHES = {
     "augment": {"augment": True},
     "augment_generated_off": {"augment": True, "augment_generated": False},
     "class_head_on_generated": {"class_head_on_generated": True},
+    "mixed_bfloat16": {"precision": "mixed_bfloat16"},
 }
 
 
@@ -77,6 +78,13 @@ def first_step_losses(config: TrainConfig, dataset: Dataset) -> dict[str, float]
 # ---------------------------------------------------------------- the two updates
 
 
+UPDATE_CASES = [
+    {},
+    {"spectral_norm": True, "self_attention": True, "multi_scale_discriminator": True},
+    {"precision": "mixed_bfloat16", "spectral_norm": True, "self_attention": True, "multi_scale_discriminator": True},
+]
+
+
 def _values(variables) -> list[np.ndarray]:
     return [np.array(v) for v in variables]
 
@@ -85,7 +93,7 @@ def _changed(before: list[np.ndarray], variables) -> list[bool]:
     return [not np.array_equal(old, np.array(v)) for old, v in zip(before, variables)]
 
 
-@pytest.mark.parametrize("switches", [{}, {"spectral_norm": True, "self_attention": True, "multi_scale_discriminator": True}])
+@pytest.mark.parametrize("switches", UPDATE_CASES, ids=["defaults", "extensions", "mixed_bfloat16"])
 def test_discriminator_update_changes_only_discriminator(mnist_small, switches):
     trainer = Trainer(tiny_config(**switches), mnist_small)
     step = trainer.training_step
@@ -98,7 +106,7 @@ def test_discriminator_update_changes_only_discriminator(mnist_small, switches):
     assert all(_changed(d_before, trainer.discriminator.trainable_variables))
 
 
-@pytest.mark.parametrize("switches", [{}, {"spectral_norm": True, "self_attention": True, "multi_scale_discriminator": True}])
+@pytest.mark.parametrize("switches", UPDATE_CASES, ids=["defaults", "extensions", "mixed_bfloat16"])
 def test_generator_update_changes_only_generator(mnist_small, switches):
     trainer = Trainer(tiny_config(**switches), mnist_small)
     step = trainer.training_step
