@@ -8,14 +8,10 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from acgan_search.errors import ACGANSearchError
+from acgan_search.errors import ACGANSearchError, OptionError
 
 EXIT_USAGE_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a program stopped with Ctrl-C.
-
-
-class OptionError(ACGANSearchError, ValueError):
-    """A command-line option has a value outside its allowed range."""
 
 
 def configure_logging(verbose: bool, level: str | None = None) -> None:

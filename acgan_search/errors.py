@@ -31,3 +31,7 @@ class SearchSpaceError(ACGANSearchError, ValueError):
 
 class ResultsError(ACGANSearchError):
     """Search results are missing, incomplete or cannot be written without loss."""
+
+
+class OptionError(ACGANSearchError, ValueError):
+    """A command-line option has a value outside its allowed range."""

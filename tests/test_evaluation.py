@@ -8,6 +8,7 @@ there afterwards, in the same way as the search and the command line load it.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import subprocess
 import sys
@@ -254,6 +255,15 @@ def test_cache_entry_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded_weights[0], weights[0])
     np.testing.assert_array_equal(loaded_features, features)
     assert metadata == {"heldout_accuracy": 0.5}
+
+
+def test_cache_entry_gets_umask_mode(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        folder = cache.save_entry(tmp_path, "key", [np.zeros(2, np.float32)], np.zeros((3, 2), np.float32), {})
+    finally:
+        os.umask(previous)
+    assert folder.stat().st_mode & 0o777 == 0o755
 
 
 def test_cache_missing_entry_is_none(tmp_path):

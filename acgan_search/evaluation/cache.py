@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -89,7 +89,10 @@ def save_entry(
 ) -> Path:
     """Write a cache entry atomically and return its folder."""
     root.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
+    # Made with mkdir, not tempfile.mkdtemp, so the entry gets the umask mode instead of 0700. A
+    # cache shared through ACGAN_SEARCH_CACHE then stays readable by the team.
+    temporary = root / f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    temporary.mkdir()
     try:
         np.savez(temporary / WEIGHTS_FILE, *weights)
         np.save(temporary / REAL_FEATURES_FILE, np.asarray(real_features, dtype=np.float32))
