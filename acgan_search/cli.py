@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
 
@@ -47,6 +51,38 @@ def run_cli(main: Callable[[], int], on_interrupt: Callable[[], str] | None = No
         message = on_interrupt() if on_interrupt is not None else "stopped by Ctrl-C before the command finished. Run it again to finish."
         print(f"interrupted: {message}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[Callable[[], bool]]:
+    """Turn the first Ctrl-C into a stop request that the caller polls at safe points.
+
+    Keras' ``model.save`` swallows a ``KeyboardInterrupt`` that arrives in one of its bare
+    ``except:`` blocks, so a Ctrl-C during a checkpoint could be lost and training would go
+    on. Inside this context the first SIGINT only sets a flag and prints one line, and the
+    second raises ``KeyboardInterrupt`` at once. Outside the main thread the context changes nothing.
+
+    Yields:
+        A function that returns True once Ctrl-C was pressed.
+    """
+    pressed = False
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: pressed
+        return
+
+    previous = signal.getsignal(signal.SIGINT)
+
+    def request_stop(signum, frame) -> None:
+        nonlocal pressed
+        pressed = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.stderr.write("Ctrl-C: stopping at the next safe point; press Ctrl-C again to stop at once.\n")
+
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield lambda: pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def check_minimum(option: str, value: int | None, minimum: int) -> None:

@@ -17,7 +17,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from acgan_search.cli import configure_logging, run_cli
+from acgan_search.cli import configure_logging, deferred_interrupt, run_cli
 from acgan_search.config import TrainConfig
 
 
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         # Imported after parsing so that --help and configuration errors need no TensorFlow start-up.
         from acgan_search.training import train_and_evaluate
 
-        metrics = train_and_evaluate(config, out)
+        with deferred_interrupt() as stop_requested:
+            metrics = train_and_evaluate(config, out, stop_requested=stop_requested)
         print(json.dumps(metrics, sort_keys=True))
         return 0
 

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from acgan_search.cli import deferred_interrupt
 from acgan_search.train import main
 
 TINY_YAML = """\
@@ -136,3 +137,13 @@ def test_train_cli_ctrl_c_stops_cleanly(tmp_path):
     assert len(last_lines) == 1
     assert re.match(r"interrupted: training stopped; the last checkpoint is .*step_\d{6}\. Run `python -m "
                     r"acgan_search.train .* --out .*` to resume from it\.", last_lines[0])
+
+
+def test_deferred_interrupt_turns_first_ctrl_c_into_request():
+    with deferred_interrupt() as stop_requested:
+        assert not stop_requested()
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop_requested()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -11,7 +11,7 @@ from acgan_search.config import TrainConfig
 from acgan_search.errors import CheckpointError, ConfigError, ResultsError
 from acgan_search.training import Trainer, train_and_evaluate
 from acgan_search.training.checkpoint import GENERATOR_FILE, STATE_ARRAYS_FILE, STATE_FILE, check_readable
-from acgan_search.training.loop import latest_readable_checkpoint
+from acgan_search.training.loop import latest_checkpoint, latest_readable_checkpoint
 
 TINY = {"latent_dim": 8, "embedding_dim": 4, "generator_filters": 16, "discriminator_filters": 8, "batch_size": 20}
 
@@ -92,3 +92,16 @@ def test_train_and_evaluate_bad_config_creates_no_workdir(mnist_small, tmp_path:
     with pytest.raises(ConfigError, match="image_size"):
         train_and_evaluate(tiny_config(max_steps=2, interval=2, image_size=32), tmp_path / "run", dataset=mnist_small)
     assert not (tmp_path / "run").exists()
+
+
+def test_train_and_evaluate_stops_when_requested(mnist_small, tmp_path):
+    config = TrainConfig.from_dict({**TINY, "max_steps": 100, "interval": 2, "log_every": 1})
+    polls = []
+
+    def stop_requested() -> bool:
+        polls.append(1)
+        return len(polls) > 3
+
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(config, tmp_path, dataset=mnist_small, stop_requested=stop_requested)
+    assert latest_checkpoint(tmp_path).name == "step_000002"

@@ -149,6 +149,7 @@ def train_and_evaluate(
     *,
     dataset: Dataset | None = None,
     on_interval: IntervalCallback | None = None,
+    stop_requested: Callable[[], bool] | None = None,
 ) -> dict[str, float]:
     """Train to ``config.max_steps``, resuming from the latest checkpoint in ``workdir``.
 
@@ -167,6 +168,10 @@ def train_and_evaluate(
         workdir: Run directory; created if missing.
         dataset: Real data; loaded with ``load_dataset(config)`` when None.
         on_interval: Hook for evaluation and search reporting.
+        stop_requested: Polled after start-up, after every ``log_every`` steps and after every
+            checkpoint; when it returns True the loop raises ``KeyboardInterrupt``. The train
+            command passes ``acgan_search.cli.deferred_interrupt``'s flag, so Ctrl-C stops
+            training between steps and never inside a checkpoint write.
 
     Returns:
         The metrics of the last interval (empty if ``max_steps`` was already reached).
@@ -205,6 +210,11 @@ def train_and_evaluate(
         ) from None
     config.save(workdir / "config.yaml")
 
+    def check_stop() -> None:
+        if stop_requested is not None and stop_requested():
+            raise KeyboardInterrupt  # The user's Ctrl-C, delivered at a safe point.
+
+    check_stop()
     metrics: dict[str, float] = {}
     while trainer.step < config.max_steps:
         next_interval = (trainer.step // config.interval + 1) * config.interval
@@ -217,12 +227,14 @@ def train_and_evaluate(
             parts.append((count, part))
             if trainer.step % config.log_every == 0 or trainer.step == config.max_steps:
                 logger.info(_format_progress(trainer.step, config.max_steps, part))
+            check_stop()
         metrics = {**_merge_means(parts), metric_names.STEP: float(trainer.step)}
         checkpoint_dir = _write_checkpoint(trainer, workdir)
         trainer.save_sample_grid(workdir / SAMPLES_DIR / f"{checkpoint_name(trainer.step)}.png")
         logger.info("Checkpoint written: %s", checkpoint_dir)
         if on_interval is not None:
             on_interval(trainer.step, metrics, checkpoint_dir)
+        check_stop()
     return metrics
 
 
