@@ -103,6 +103,20 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Validate the search space, run or resume the search, print the ranking; return the exit status."""
     arguments = parse_arguments(argv)
+    try:
+        return _run(arguments)
+    except KeyboardInterrupt:
+        # One Ctrl-C lets Ray stop the trials and return normally; a second one ends up here.
+        print(
+            "interrupted: the search stopped before it could print its ranking. Run the same command "
+            "with --resume to continue it, or python -m acgan_search.report on its results to see "
+            "the trials so far.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _run(arguments: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.DEBUG if arguments.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -156,10 +170,12 @@ def search_exit_status(statuses: Sequence[str], num_trials: int) -> int:
     """
     trials = len(statuses)
     total = max(num_trials, trials)
-    unfinished = sum(status in UNFINISHED_STATUSES for status in statuses) + total - trials
-    if unfinished:
+    cut_off = sum(status in UNFINISHED_STATUSES for status in statuses)
+    not_started = total - trials
+    if cut_off or not_started:
         print(
-            f"error: the search stopped with {unfinished} of {total} trials unfinished. "
+            f"error: the search stopped with {cut_off + not_started} of {total} trials unfinished "
+            f"({cut_off} interrupted, {not_started} not started). "
             f"Continue it with the same command and --resume.",
             file=sys.stderr,
         )
@@ -171,6 +187,7 @@ def search_exit_status(statuses: Sequence[str], num_trials: int) -> int:
         )
         return 1
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

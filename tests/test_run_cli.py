@@ -143,14 +143,13 @@ def test_search_exit_status_some_failed(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_search_exit_status_interrupted(capsys: pytest.CaptureFixture[str]) -> None:
     assert search_exit_status([rs.COMPLETED, rs.INTERRUPTED], 2) == 1
-    assert "stopped with 1 of 2 trials unfinished. Continue it with the same command and --resume." in (
-        capsys.readouterr().err
-    )
+    assert "stopped with 1 of 2 trials unfinished (1 interrupted, 0 not started). Continue it with the same " \
+        "command and --resume." in capsys.readouterr().err
 
 
 def test_search_exit_status_trials_never_created(capsys: pytest.CaptureFixture[str]) -> None:
     assert search_exit_status([rs.COMPLETED], 3) == 1
-    assert "stopped with 2 of 3 trials unfinished" in capsys.readouterr().err
+    assert "stopped with 2 of 3 trials unfinished (0 interrupted, 2 not started)" in capsys.readouterr().err
 
 
 def test_search_exit_status_no_trials(capsys: pytest.CaptureFixture[str]) -> None:
@@ -196,3 +195,36 @@ def test_interrupted_search_same_status_in_run_and_report(tmp_path: Path) -> Non
     reported = dict(zip(trials[rs.TRIAL_ID], trials[rs.STATUS]))
     assert rs.INTERRUPTED in reported.values()
     assert printed[next(t for t, s in reported.items() if s == rs.INTERRUPTED)] == rs.INTERRUPTED
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_double_ctrl_c_prints_one_line_and_marks_end(tmp_path: Path) -> None:
+    """Two SIGINTs half a second apart: one interrupted line, and the report sees no running trial."""
+    document = yaml.safe_load(SMOKE.read_text())
+    document.update(name="twice", scheduler="none")
+    document["budget"] = {"num_trials": 2, "max_steps": 6000, "interval": 20}
+    document["resources"] = {"cpus_per_trial": 1, "max_concurrent_trials": 1}
+    space = tmp_path / "twice.yaml"
+    space.write_text(yaml.safe_dump(document), encoding="utf-8")
+    storage = tmp_path / "results"
+    experiment = storage / "twice"
+    command = [sys.executable, "-m", "acgan_search.run", str(space), "--storage", str(storage), "--num-cpus", "1"]
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not list(experiment.glob("train_trial_*/checkpoint_000001")):
+            time.sleep(0.5)
+        os.kill(driver.pid, signal.SIGINT)
+        time.sleep(0.5)
+        os.kill(driver.pid, signal.SIGINT)
+        _, stderr = driver.communicate(timeout=240)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait(timeout=30)
+
+    assert driver.returncode in (1, 130), stderr[-2000:]
+    assert "Traceback" not in stderr
+    trials = rs.load_search_results(experiment).trials
+    assert rs.RUNNING not in set(trials[rs.STATUS])

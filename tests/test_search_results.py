@@ -187,6 +187,21 @@ def test_summarize_results_recovers_intervals_from_checkpoints(tmp_path: Path) -
     assert summaries[0].best[mn.FID] == 30.0
 
 
+def test_summarize_results_reads_checkpoint_ray_never_saw(tmp_path: Path) -> None:
+    """After Ctrl-C the newest checkpoint can be in storage while Ray's driver lacks its result."""
+    experiment = tmp_path / "search"
+    trial_dir = write_trial(experiment, 0, {"generator_lr": 1e-3}, [metrics(30, 0.95)], "RUNNING")
+    end_search(experiment)
+    grid = StoredGrid([ray_result(trial_dir)], experiment)
+    unseen = trial_dir / "checkpoint_000001"
+    unseen.mkdir()
+    (unseen / trainable.CHECKPOINT_METRICS_FILE).write_text(json.dumps({mn.STEP: 40, mn.DIVERGED: 0.0, **metrics(10, 0.97)}))
+    summary = summarize_results(grid, ["fid"], ["min"], MAX_STEPS)[0]
+    assert summary.best[mn.FID] == 10.0
+    assert summary.best[mn.STEP] == 40
+    assert summary.best_checkpoint.endswith("checkpoint_000001")
+
+
 def test_search_results_from_grid_without_state_file(interrupted_search: tuple[Path, StoredGrid]) -> None:
     experiment, grid = interrupted_search
     (experiment / STATE_FILE).unlink()

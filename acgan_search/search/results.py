@@ -155,7 +155,9 @@ def search_results_from_grid(
                 rs.RAY_STATUS: ray_status,
                 rs.TRIAL_DIR: directory,
                 "params": dict(result.config or {}),
-                "rows": rs.merge_checkpoint_rows(_frame_rows(result), _checkpoint_rows(result), directory or trial_id),
+                "rows": rs.merge_checkpoint_rows(
+                    _frame_rows(result), _checkpoint_rows(result, filesystem), directory or trial_id
+                ),
             }
         )
     if parameter_names is None:
@@ -205,12 +207,45 @@ def _frame_rows(result: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _checkpoint_rows(result: Any) -> list[dict[str, Any]]:
-    """Return the results Ray keeps with the trial's checkpoints, naming each checkpoint."""
+def _checkpoint_rows(result: Any, filesystem: Any = None) -> list[dict[str, Any]]:
+    """Return the results stored with the trial's checkpoints, naming each checkpoint.
+
+    These are the results Ray keeps in the driver, plus the ``metrics.json`` of checkpoints
+    that reached storage without Ray seeing their result: a worker uploads its checkpoint
+    before the driver reads the result, so after Ctrl-C the newest checkpoint can be one that
+    Ray never recorded. ``python -m acgan_search.report`` reads the same files.
+    """
     rows = []
     for checkpoint, metrics in result.best_checkpoints or []:
         name = posixpath.basename(str(checkpoint.path).rstrip("/"))
         rows.append({**metrics, rs.CHECKPOINT_DIR_NAME: name})
+    if filesystem is not None and result.path:
+        known = {row[rs.CHECKPOINT_DIR_NAME] for row in rows}
+        rows.extend(_stored_checkpoint_rows(filesystem, str(result.path), known))
+    return rows
+
+
+def _stored_checkpoint_rows(filesystem: Any, trial_dir: str, known: set[str]) -> list[dict[str, Any]]:
+    import pyarrow.fs
+
+    try:
+        infos = filesystem.get_file_info(pyarrow.fs.FileSelector(trial_dir, allow_not_found=True))
+    except OSError as error:
+        logger.warning("Cannot list the checkpoints of %s: %s", trial_dir, error)
+        return []
+    rows = []
+    for info in sorted(infos, key=lambda item: item.base_name):
+        if info.type != pyarrow.fs.FileType.Directory or not info.base_name.startswith("checkpoint_"):
+            continue
+        if info.base_name in known:
+            continue
+        try:
+            with filesystem.open_input_stream(f"{info.path}/{rs.CHECKPOINT_METRICS_FILE}") as stream:
+                metrics = json.loads(stream.read().decode("utf-8"))
+        except (OSError, ValueError):
+            continue  # A checkpoint without a readable metrics.json adds no interval.
+        if isinstance(metrics, dict):
+            rows.append({**metrics, rs.CHECKPOINT_DIR_NAME: info.base_name})
     return rows
 
 

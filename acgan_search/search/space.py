@@ -774,7 +774,7 @@ def _type_name(name: str) -> str:
 
 def _close_names(name: Any) -> str:
     close = difflib.get_close_matches(str(name), FIELD_NAMES, n=3)
-    return f"; did you mean {', '.join(close)}?" if close else ""
+    return f"; closest: {', '.join(close)}" if close else ""
 
 
 class _Reader:
@@ -809,7 +809,7 @@ class _Reader:
         for key in values:
             if key not in allowed:
                 close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"; did you mean {close[0]}?" if close else ""
+                hint = f"; closest: {close[0]}" if close else ""
                 full = f"{prefix}.{key}" if prefix else key
                 self.fail(full, values[key], f"is not a known key; valid keys: {', '.join(allowed)}{hint}")
 

@@ -20,6 +20,7 @@ Results layout, under ``<storage>/<name>/`` (Ray's experiment directory):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import fnmatch
@@ -441,8 +442,15 @@ def run_search(
                 run.experiment_path,
             )
             tuner = build_tuner(run, dataset, evaluator)
-        grid = tuner.fit()
-        # Tuner.fit also returns after Ctrl-C, once Ray has saved the experiment state.
+        try:
+            grid = tuner.fit()
+        except KeyboardInterrupt:
+            # A second Ctrl-C stops Tuner.fit before it returns. Mark the end anyway, so the
+            # report calls the unfinished trials interrupted instead of running.
+            with contextlib.suppress(OSError):
+                write_search_end(run.experiment_path)
+            raise
+        # Tuner.fit also returns after one Ctrl-C, once Ray has saved the experiment state.
         write_search_end(run.experiment_path)
     finally:
         if started_ray:
