@@ -60,7 +60,8 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
     Keras' ``model.save`` swallows a ``KeyboardInterrupt`` that arrives in one of its bare
     ``except:`` blocks, so a Ctrl-C during a checkpoint could be lost and training would go
     on. Inside this context the first SIGINT only sets a flag and prints one line, and the
-    second raises ``KeyboardInterrupt`` at once. Outside the main thread the context changes nothing.
+    second raises ``KeyboardInterrupt`` at once. Outside the main thread, or where SIGINT is
+    ignored (``nohup``), the context changes nothing.
 
     Yields:
         A function that returns True once Ctrl-C was pressed.
@@ -69,8 +70,11 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
     if threading.current_thread() is not threading.main_thread():
         yield lambda: pressed
         return
-
     previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        # Started with Ctrl-C ignored (nohup, a background job): keep ignoring it.
+        yield lambda: pressed
+        return
 
     def request_stop(signum, frame) -> None:
         nonlocal pressed

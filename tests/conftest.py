@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 
@@ -22,3 +24,16 @@ def mnist_small() -> Dataset:
         class_names=full.class_names,
         source=full.source,
     )
+
+
+@pytest.fixture()
+def default_sigint():
+    """Give this process Python's default SIGINT handler for the test, then restore the inherited one.
+
+    A test runner started in the background (nohup, a CI job) inherits SIGINT ignored, and child
+    processes would inherit that too. With a handler installed here, a child starts with the
+    default disposition, so a test can stop it with SIGINT as a user's Ctrl-C would.
+    """
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, inherited)

@@ -161,7 +161,7 @@ def test_search_exit_status_no_trials(capsys: pytest.CaptureFixture[str]) -> Non
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_interrupted_search_same_status_in_run_and_report(tmp_path: Path) -> None:
+def test_interrupted_search_same_status_in_run_and_report(tmp_path: Path, default_sigint: None) -> None:
     """Ctrl-C during the second interval of a two-trial search, one trial at a time."""
     document = yaml.safe_load(SMOKE.read_text())
     document.update(name="interrupted", scheduler="none")
@@ -185,7 +185,7 @@ def test_interrupted_search_same_status_in_run_and_report(tmp_path: Path) -> Non
             driver.wait(timeout=30)
 
     assert driver.returncode == 1, stderr[-2000:]
-    assert "trials unfinished. Continue it with the same command and --resume." in stderr
+    assert "not started). Continue it with the same command and --resume." in stderr
     printed = {}
     for line in stdout.splitlines():
         fields = line.split()
@@ -199,7 +199,7 @@ def test_interrupted_search_same_status_in_run_and_report(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_double_ctrl_c_prints_one_line_and_marks_end(tmp_path: Path) -> None:
+def test_double_ctrl_c_prints_one_line_and_marks_end(tmp_path: Path, default_sigint: None) -> None:
     """Two SIGINTs half a second apart: one interrupted line, and the report sees no running trial."""
     document = yaml.safe_load(SMOKE.read_text())
     document.update(name="twice", scheduler="none")

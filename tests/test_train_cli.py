@@ -115,7 +115,7 @@ def test_train_cli_resumes_past_truncated_checkpoint(tmp_path, capsys, caplog):
     assert (run / "checkpoints" / "step_000004.unreadable" / "training_state.npz").read_bytes() == b"PK\x03\x04 cut off"
 
 
-def test_train_cli_ctrl_c_stops_cleanly(tmp_path):
+def test_train_cli_ctrl_c_stops_cleanly(tmp_path, default_sigint):
     config = write_config(tmp_path / "config.yaml", max_steps=1_000_000)
     run = tmp_path / "run"
     command = [sys.executable, "-m", "acgan_search.train", str(config), "--out", str(run)]
@@ -139,7 +139,7 @@ def test_train_cli_ctrl_c_stops_cleanly(tmp_path):
                     r"acgan_search.train .* --out .*` to resume from it\.", last_lines[0])
 
 
-def test_deferred_interrupt_turns_first_ctrl_c_into_request():
+def test_deferred_interrupt_turns_first_ctrl_c_into_request(default_sigint):
     with deferred_interrupt() as stop_requested:
         assert not stop_requested()
         os.kill(os.getpid(), signal.SIGINT)
@@ -147,3 +147,14 @@ def test_deferred_interrupt_turns_first_ctrl_c_into_request():
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_deferred_interrupt_keeps_ignored_sigint():
+    inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with deferred_interrupt() as stop_requested:
+            os.kill(os.getpid(), signal.SIGINT)
+            assert not stop_requested()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, inherited)
