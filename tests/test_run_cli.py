@@ -159,32 +159,51 @@ def test_search_exit_status_no_trials(capsys: pytest.CaptureFixture[str]) -> Non
 # ------------------------------------------------------------------ with Ray
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_interrupted_search_same_status_in_run_and_report(tmp_path: Path, default_sigint: None) -> None:
-    """Ctrl-C during the second interval of a two-trial search, one trial at a time."""
+def interrupt_tiny_search(
+    tmp_path: Path, name: str, *, max_steps: int, wait_for: str, sigint_gaps: tuple[float, ...]
+) -> tuple[Path, int, str, str]:
+    """Start a two-trial search of the smoke model, one trial at a time, and send it SIGINTs.
+
+    The first SIGINT goes out once ``wait_for`` (a checkpoint folder name) exists in a trial;
+    each gap in ``sigint_gaps`` adds one more SIGINT that many seconds later.
+
+    Returns:
+        The experiment folder, the exit status, stdout and stderr.
+    """
     document = yaml.safe_load(SMOKE.read_text())
-    document.update(name="interrupted", scheduler="none")
-    document["budget"] = {"num_trials": 2, "max_steps": 60, "interval": 20}
+    document.update(name=name, scheduler="none")
+    document["budget"] = {"num_trials": 2, "max_steps": max_steps, "interval": 20}
     document["resources"] = {"cpus_per_trial": 1, "max_concurrent_trials": 1}
-    space = tmp_path / "interrupted.yaml"
+    space = tmp_path / f"{name}.yaml"
     space.write_text(yaml.safe_dump(document), encoding="utf-8")
     storage = tmp_path / "results"
-    experiment = storage / "interrupted"
+    experiment = storage / name
     command = [sys.executable, "-m", "acgan_search.run", str(space), "--storage", str(storage), "--num-cpus", "1"]
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and not list(experiment.glob("train_trial_*/checkpoint_000000")):
+        while time.monotonic() < deadline and not list(experiment.glob(f"train_trial_*/{wait_for}")):
             time.sleep(0.5)
         os.kill(driver.pid, signal.SIGINT)
+        for gap in sigint_gaps:
+            time.sleep(gap)
+            os.kill(driver.pid, signal.SIGINT)
         stdout, stderr = driver.communicate(timeout=240)
     finally:
         if driver.poll() is None:
             driver.kill()
             driver.wait(timeout=30)
+    return experiment, driver.returncode, stdout, stderr
 
-    assert driver.returncode == 1, stderr[-2000:]
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_interrupted_search_same_status_in_run_and_report(tmp_path: Path, default_sigint: None) -> None:
+    """Ctrl-C during the second interval of a two-trial search, one trial at a time."""
+    experiment, returncode, stdout, stderr = interrupt_tiny_search(
+        tmp_path, "interrupted", max_steps=60, wait_for="checkpoint_000000", sigint_gaps=()
+    )
+    assert returncode == 1, stderr[-2000:]
     assert "not started). Continue it with the same command and --resume." in stderr
     printed = {}
     for line in stdout.splitlines():
@@ -201,30 +220,10 @@ def test_interrupted_search_same_status_in_run_and_report(tmp_path: Path, defaul
 @pytest.mark.timeout(900)
 def test_double_ctrl_c_prints_one_line_and_marks_end(tmp_path: Path, default_sigint: None) -> None:
     """Two SIGINTs half a second apart: one interrupted line, and the report sees no running trial."""
-    document = yaml.safe_load(SMOKE.read_text())
-    document.update(name="twice", scheduler="none")
-    document["budget"] = {"num_trials": 2, "max_steps": 6000, "interval": 20}
-    document["resources"] = {"cpus_per_trial": 1, "max_concurrent_trials": 1}
-    space = tmp_path / "twice.yaml"
-    space.write_text(yaml.safe_dump(document), encoding="utf-8")
-    storage = tmp_path / "results"
-    experiment = storage / "twice"
-    command = [sys.executable, "-m", "acgan_search.run", str(space), "--storage", str(storage), "--num-cpus", "1"]
-    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and not list(experiment.glob("train_trial_*/checkpoint_000001")):
-            time.sleep(0.5)
-        os.kill(driver.pid, signal.SIGINT)
-        time.sleep(0.5)
-        os.kill(driver.pid, signal.SIGINT)
-        _, stderr = driver.communicate(timeout=240)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait(timeout=30)
-
-    assert driver.returncode in (1, 130), stderr[-2000:]
+    experiment, returncode, _, stderr = interrupt_tiny_search(
+        tmp_path, "twice", max_steps=6000, wait_for="checkpoint_000001", sigint_gaps=(0.5,)
+    )
+    assert returncode in (1, 130), stderr[-2000:]
     assert "Traceback" not in stderr
     trials = rs.load_search_results(experiment).trials
     assert rs.RUNNING not in set(trials[rs.STATUS])
