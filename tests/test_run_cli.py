@@ -1,7 +1,8 @@
 """Tests of ``python -m acgan_search.run`` that need no Ray: option checks, input errors, exit status.
 
-The slow test at the end interrupts a tiny real search with SIGINT and checks that the printed
-ranking and the report give the cut-off trial the same status.
+The slow tests at the end interrupt a tiny real search with SIGINT: once, checking that the
+printed ranking and the report give the cut-off trial the same status, and twice, checking for
+one line instead of a traceback.
 """
 
 from __future__ import annotations
