@@ -117,3 +117,16 @@ def check_new_file(option: str, path: str | os.PathLike, *, overwrite: bool) -> 
             f"Output file already exists; nothing was written. Received: {option}={str(path)!r}. "
             "Choose a new path, or pass --overwrite to replace it."
         )
+
+
+def check_image_suffix(option: str, path: str | os.PathLike) -> None:
+    """Raise OptionError when Pillow cannot write an image file with the suffix of ``path``."""
+    from PIL import Image
+
+    Image.init()
+    suffix = Path(path).suffix.lower()
+    if Image.registered_extensions().get(suffix) not in Image.SAVE:
+        raise OptionError(
+            f"The output file needs an image suffix that Pillow can write, such as .png or .jpg; nothing "
+            f"was written. Received: {option}={str(path)!r}."
+        )

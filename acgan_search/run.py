@@ -108,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         # One Ctrl-C lets Ray stop the trials and return normally; a second one ends up here.
         print(
-            "interrupted: the search stopped before it could print its ranking. Run the same command "
-            "with --resume to continue it, or python -m acgan_search.report on its results to see "
-            "the trials so far.",
+            "interrupted: the search stopped before it could print its ranking. If a trial had "
+            "reported, run the same command with --resume to continue it (python -m "
+            "acgan_search.report shows the trials so far); otherwise run the same command again.",
             file=sys.stderr,
         )
         return 130

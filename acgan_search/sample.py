@@ -16,7 +16,7 @@ import math
 import sys
 from pathlib import Path
 
-from acgan_search.cli import check_minimum, check_new_file, configure_logging, run_cli
+from acgan_search.cli import check_image_suffix, check_minimum, check_new_file, configure_logging, run_cli
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         check_minimum("--seed", args.seed, 0)
         check_minimum("--columns", args.columns, 1)
         check_new_file("--out", args.out, overwrite=args.overwrite)
+        check_image_suffix("--out", args.out)
         # numpy.save appends .npy to a name without it; check the file it will write.
         array_path = None
         if args.array:
+            check_new_file("--array", args.array, overwrite=args.overwrite)
             array_path = args.array if args.array.endswith(".npy") else args.array + ".npy"
             check_new_file("--array", array_path, overwrite=args.overwrite)
         bundle = load_bundle(args.bundle_dir)
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         if array_path:
             np.save(array_path, images)
         print(f"wrote {args.count} images of class {args.label} to {args.out}")
+        if array_path:
+            print(f"wrote their float32 array in [-1, 1] to {array_path}")
         return 0
 
     return run_cli(body)

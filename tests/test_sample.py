@@ -126,3 +126,20 @@ def test_sample_missing_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str
     status = sample_cli.main([str(tmp_path / "absent"), "--label", "1", "--out", str(tmp_path / "x.png")])
     assert status == 2
     assert "Not a deployment bundle: model_card.json not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["x.txt", "noext"])
+def test_sample_out_without_image_suffix(
+    bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    status = sample_cli.main([str(bundle_dir), "--label", "1", "--out", str(tmp_path / name)])
+    assert status == 2
+    assert "needs an image suffix that Pillow can write" in capsys.readouterr().err
+    assert not (tmp_path / name).exists()
+
+
+def test_sample_array_directory_rejected(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = sample_cli.main([str(bundle_dir), "--label", "1", "--out", str(tmp_path / "x.png"), "--array", str(tmp_path)])
+    assert status == 2
+    assert "Received: --array=" in capsys.readouterr().err
+    assert not Path(str(tmp_path) + ".npy").exists()
