@@ -51,13 +51,13 @@ class _UniqueKeySafeLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_yaml_file(path: str | os.PathLike, error_class: type[ACGANSearchError], what: str) -> Any:
+def load_yaml_file(path: str | os.PathLike, error_class: type[ACGANSearchError], kind: str) -> Any:
     """Read one YAML document from a file with PyYAML's safe constructors.
 
     Args:
         path: The file.
         error_class: The project error raised on every problem, e.g. ``SearchSpaceError``.
-        what: What the file is, for messages, e.g. ``"search-space file"``.
+        kind: The kind of file, for messages, e.g. ``"search-space file"``.
 
     Returns:
         The document: a mapping, list or scalar, or None for an empty file.
@@ -71,16 +71,16 @@ def load_yaml_file(path: str | os.PathLike, error_class: type[ACGANSearchError],
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise error_class(f"{what.capitalize()} not found: {path}. Pass the path of a YAML file.") from None
+        raise error_class(f"{kind.capitalize()} not found: {path}. Pass the path of a YAML file.") from None
     except IsADirectoryError:
-        raise error_class(f"{what.capitalize()} {path} is a directory. Pass the path of a YAML file.") from None
+        raise error_class(f"{kind.capitalize()} {path} is a directory. Pass the path of a YAML file.") from None
     except UnicodeDecodeError as error:
         raise error_class(
-            f"{path}: the {what} is not UTF-8 text: byte 0x{error.object[error.start]:02x} at offset {error.start} "
+            f"{path}: the {kind} is not UTF-8 text: byte 0x{error.object[error.start]:02x} at offset {error.start} "
             f"cannot be decoded. Save the file as UTF-8."
         ) from None
     except OSError as error:
-        raise error_class(f"Cannot read {what} {path}: {error.strerror or error}.") from None
+        raise error_class(f"Cannot read {kind} {path}: {error.strerror or error}.") from None
     try:
         return yaml.load(text, Loader=_UniqueKeySafeLoader)
     except DuplicateKeyError as error:

@@ -1,8 +1,8 @@
 """Tests of reading stored results: interrupted trials, damaged result.json, checkpoint metrics.
 
 Experiment directories are written in the layout Ray Tune 2.60 leaves on disk, with the
-``metrics.json`` the trainable stores in every checkpoint; see ``test_search_results`` for the
-same trials read from Ray's ``ResultGrid``.
+``metrics.json`` the trainable stores in every checkpoint. ``test_search_results`` reads the
+same trials through Ray's ``ResultGrid``.
 """
 
 from __future__ import annotations

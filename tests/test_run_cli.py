@@ -219,8 +219,8 @@ def test_interrupted_search_same_status_in_run_and_report(tmp_path: Path, defaul
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_double_ctrl_c_prints_one_line_and_marks_end(tmp_path: Path, default_sigint: None) -> None:
-    """Two SIGINTs half a second apart: one interrupted line, and the report sees no running trial."""
+def test_run_double_ctrl_c_one_line(tmp_path: Path, default_sigint: None) -> None:
+    """Two SIGINTs half a second apart: no traceback, and the report lists no running trial."""
     experiment, returncode, _, stderr = interrupt_tiny_search(
         tmp_path, "twice", max_steps=6000, wait_for="checkpoint_000001", sigint_gaps=(0.5,)
     )

@@ -1,8 +1,8 @@
 """Tests of the ranking ``python -m acgan_search.run`` prints: statuses and order match the report.
 
 The fast tests write an experiment directory in the layout Ray Tune 2.60 leaves on disk and
-build Ray's own ``Result`` objects over it, as ``Tuner.fit`` returns them, so the summaries of
-the run and the tables of the report are computed from the same trials without starting Ray.
+build Ray's own ``Result`` objects over it, as ``Tuner.fit`` returns them. The summaries of the
+run and the tables of the report are then computed from the same trials without starting Ray.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def test_load_yaml_file_nested_duplicate_rejected(tmp_path: Path) -> None:
         load_yaml_file(path, SearchSpaceError, "file")
 
 
-def test_load_yaml_file_same_key_in_two_mappings_accepted(tmp_path: Path) -> None:
+def test_same_key_in_two_mappings_accepted(tmp_path: Path) -> None:
     document = load_yaml_file(write(tmp_path, "a: {k: 1}\nb: {k: 2}\n"), SearchSpaceError, "file")
     assert document == {"a": {"k": 1}, "b": {"k": 2}}
 
@@ -40,7 +40,7 @@ def test_load_yaml_file_override_after_merge_key_accepted(tmp_path: Path) -> Non
     assert load_yaml_file(path, SearchSpaceError, "file")["child"] == {"k": 2, "j": 3}
 
 
-def test_load_yaml_file_tab_indent_rejected_on_one_line(tmp_path: Path) -> None:
+def test_tab_indent_error_is_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, "a:\n\t- 1\n")
     with pytest.raises(SearchSpaceError) as info:
         load_yaml_file(path, SearchSpaceError, "file")

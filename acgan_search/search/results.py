@@ -211,9 +211,9 @@ def _checkpoint_rows(result: Any, filesystem: Any = None) -> list[dict[str, Any]
     """Return the results stored with the trial's checkpoints, naming each checkpoint.
 
     These are the results Ray keeps in the driver, plus the ``metrics.json`` of checkpoints
-    that reached storage without Ray seeing their result: a worker uploads its checkpoint
-    before the driver reads the result, so after Ctrl-C the newest checkpoint can be one that
-    Ray never recorded. ``python -m acgan_search.report`` reads the same files.
+    whose result Ray never recorded. A worker uploads its checkpoint before the driver reads
+    the result, so after Ctrl-C the newest checkpoint can be such a one.
+    ``python -m acgan_search.report`` reads the same files.
     """
     rows = []
     for checkpoint, metrics in result.best_checkpoints or []:
