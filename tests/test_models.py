@@ -5,9 +5,17 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from acgan_search.config import TrainConfig
-from acgan_search.models import FadeIn, SelfAttention, build_discriminator, build_generator, discriminator_head_layers
+from acgan_search.models import (
+    FadeIn,
+    NarrowConv2D,
+    SelfAttention,
+    build_discriminator,
+    build_generator,
+    discriminator_head_layers,
+)
 
 TINY = {"latent_dim": 8, "embedding_dim": 4, "generator_filters": 16, "discriminator_filters": 8}
 
@@ -90,6 +98,46 @@ def test_models_load_in_safe_mode(tmp_path):
         model.save(path)
         loaded = keras.saving.load_model(path, safe_mode=True)
         assert len(loaded.weights) == len(model.weights)
+        if model.name == "generator":
+            assert isinstance(loaded.get_layer("to_image"), NarrowConv2D)
+            inputs = generator_inputs(config)
+            np.testing.assert_array_equal(loaded(inputs), model(inputs))
+
+
+@pytest.mark.parametrize(
+    ("batch", "height", "width", "in_channels", "filters", "kernel"),
+    [(4, 28, 28, 32, 1, 5), (3, 16, 12, 5, 3, 3), (2, 9, 9, 4, 2, 1), (2, 8, 8, 7, 1, 7)],
+)
+def test_narrow_conv_matches_conv2d(batch, height, width, in_channels, filters, kernel):
+    rng = np.random.default_rng(0)
+    plain = keras.layers.Conv2D(filters, kernel, padding="same", activation="tanh")
+    narrow = NarrowConv2D(filters, kernel, padding="same", activation="tanh")
+    inputs = tf.constant(rng.standard_normal((batch, height, width, in_channels)), tf.float32)
+    plain.build(inputs.shape)
+    narrow.build(inputs.shape)
+    plain.set_weights([0.2 * rng.standard_normal((kernel, kernel, in_channels, filters)), rng.standard_normal(filters)])
+    narrow.set_weights(plain.get_weights())
+    upstream = tf.constant(rng.standard_normal((batch, height, width, filters)), tf.float32)
+    results = []
+    for layer in (narrow, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = layer(inputs)
+            loss = tf.reduce_sum(outputs * upstream)
+        results.append([outputs, *tape.gradient(loss, [inputs, *layer.trainable_variables])])
+    # Both sum the same products in different orders: compare up to float32 rounding of the sums.
+    for name, ours, reference in zip(("outputs", "input gradient", "kernel gradient", "bias gradient"), *results):
+        scale = float(np.max(np.abs(reference)))
+        np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5 * scale, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"kernel_size": 4}, {"kernel_size": 5, "strides": 2}, {"kernel_size": 5, "padding": "valid"}, {"kernel_size": (3, 5)}],
+)
+def test_narrow_conv_rejects_unsupported_arguments(arguments):
+    with pytest.raises(ValueError, match="NarrowConv2D supports only"):
+        NarrowConv2D(1, **arguments)
 
 
 MIXED = {"precision": "mixed_bfloat16", "progressive": True, "spectral_norm": True, "multi_scale_discriminator": True}
