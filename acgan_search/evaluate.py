@@ -256,6 +256,7 @@ def result_to_json(result: EvaluationResult) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="python -m acgan_search.evaluate",
         description="Evaluate a generator checkpoint, run, bundle or .keras file with the independent evaluator.",
     )

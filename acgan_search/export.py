@@ -18,7 +18,9 @@ from acgan_search.reporting.ranking import DEFAULT_ACCURACY_THRESHOLD
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m acgan_search.export", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m acgan_search.export", description=__doc__.split("\n")[0], allow_abbrev=False
+    )
     parser.add_argument("results_dir", nargs="?", default=None,
                         help="experiment directory of the search (optional with --checkpoint)")
     parser.add_argument("--out", required=True, help="bundle directory to create")

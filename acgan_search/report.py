@@ -19,7 +19,9 @@ from acgan_search.reporting.ranking import DEFAULT_ACCURACY_THRESHOLD
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m acgan_search.report", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m acgan_search.report", description=__doc__.split("\n")[0], allow_abbrev=False
+    )
     parser.add_argument("results_dir", help="experiment directory of the search (<storage>/<name>)")
     parser.add_argument("--out", default=None, help="report directory (default: RESULTS_DIR/report)")
     parser.add_argument(

@@ -61,6 +61,7 @@ def fraction(option: str) -> Callable[[str], float]:
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="python -m acgan_search.run",
         description="Search AC-GAN hyperparameters with Ray Tune, Optuna and ASHA.",
     )

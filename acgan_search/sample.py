@@ -20,7 +20,9 @@ from acgan_search.cli import check_image_suffix, check_minimum, check_new_file, 
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m acgan_search.sample", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m acgan_search.sample", description=__doc__.split("\n")[0], allow_abbrev=False
+    )
     parser.add_argument("bundle_dir", help="bundle directory written by python -m acgan_search.export")
     parser.add_argument("--label", type=int, required=True, help="class index to generate")
     parser.add_argument("-n", "--count", type=int, default=16, help="number of images (default: %(default)s)")

@@ -23,6 +23,7 @@ from acgan_search.config import TrainConfig
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="python -m acgan_search.train",
         description="Train one AC-GAN; rerun with the same --out to resume from its latest checkpoint.",
     )

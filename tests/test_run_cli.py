@@ -124,6 +124,22 @@ def test_run_storage_is_file_rejected(tmp_path: Path, capsys: pytest.CaptureFixt
     assert not ray.is_initialized()
 
 
+@pytest.mark.parametrize("storage", ["", "  "])
+def test_run_empty_storage_rejected(capsys: pytest.CaptureFixture[str], storage: str) -> None:
+    status, err = run_cli(capsys, str(SMOKE), f"--storage={storage}")
+    assert status == 2
+    assert err.count("\n") == 1
+    assert f"The storage root is empty. Received: storage={storage!r}." in err
+    assert not ray.is_initialized()
+
+
+def test_run_option_prefix_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    status, err = run_cli(capsys, str(SMOKE), "--resum")
+    assert status == 2
+    assert "unrecognized arguments: --resum" in last_line(err)
+    assert not ray.is_initialized()
+
+
 # ------------------------------------------------------------------ exit status
 
 

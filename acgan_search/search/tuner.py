@@ -66,8 +66,17 @@ class SearchRun:
 
 
 def resolve_storage(storage: str | os.PathLike | None) -> str:
-    """Return the storage root as Ray expects it: a URI unchanged, a local path made absolute."""
+    """Return the storage root as Ray expects it: a URI unchanged, a local path made absolute.
+
+    Raises:
+        ResultsError: ``storage`` is an empty or blank string.
+    """
     text = str(storage) if storage is not None else DEFAULT_STORAGE
+    if not text.strip():
+        raise ResultsError(
+            f"The storage root is empty. Received: storage={text!r}. Pass a directory or a bucket URI "
+            f"with --storage, or leave the option out to store under {DEFAULT_STORAGE}."
+        )
     if "://" in text:
         return text.rstrip("/")
     return str(Path(text).expanduser().resolve())
