@@ -68,9 +68,13 @@ class SelfAttention(layers.Layer):
         reduced = max(channels // 8, 1)
         value_channels = max(channels // 2, 1)
 
+        # The sub-layers take the block's policy: a loaded model is built under the global
+        # policy (float32), which would otherwise mix float32 and bfloat16 in a mixed-precision block.
         def conv(filters: int, name: str) -> layers.Layer:
-            layer = layers.Conv2D(filters, 1, use_bias=False, name=name)
-            return layers.SpectralNormalization(layer, name=f"{name}_sn") if self.spectral_norm else layer
+            layer = layers.Conv2D(filters, 1, use_bias=False, dtype=self.dtype_policy, name=name)
+            if self.spectral_norm:
+                return layers.SpectralNormalization(layer, dtype=self.dtype_policy, name=f"{name}_sn")
+            return layer
 
         self.query = conv(reduced, "query")
         self.key = conv(reduced, "key")
@@ -140,9 +144,10 @@ class NarrowConv2D(layers.Conv2D):
 
     Only stride 1, dilation 1, ``"same"`` padding, odd square kernels, ``channels_last`` and
     ``groups=1``; other arguments raise ``ValueError``. Saved models need this module imported
-    to load, like the other custom layers here.
+    to load, like the other custom layers here. Above ``NARROW_CONV_MAX_ELEMENTS`` (large
+    batches, large images) the layer computes as ``Conv2D`` does.
 
-    NOTE: timed only on CPUs. On a GPU, plain ``Conv2D`` may be faster.
+    NOTE: timed only on CPUs. When TensorFlow finds a GPU device, the layer computes as ``Conv2D``.
     """
 
     def __init__(self, filters, kernel_size, **kwargs) -> None:
@@ -166,7 +171,15 @@ class NarrowConv2D(layers.Conv2D):
             )
 
     def convolution_op(self, inputs, kernel):
+        if tf.config.list_physical_devices("GPU"):
+            return super().convolution_op(inputs, kernel)
         return _narrow_convolution(inputs, kernel)
+
+
+# Largest intermediate tensor, in elements, of NarrowConv2D's depthwise form. Above it the layer
+# computes with tf.nn.conv2d instead: TensorFlow's depthwise convolution crashed the process
+# once its output passed 2**31 elements, and such tensors take gigabytes anyway.
+NARROW_CONV_MAX_ELEMENTS = 2**28
 
 
 def _narrow_convolution(inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
@@ -174,14 +187,34 @@ def _narrow_convolution(inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     size, _, in_channels, filters = kernel.shape
     taps = size * size
 
+    def elements(tensor: tf.Tensor, factor: int) -> tf.Tensor:
+        return tf.reduce_prod(tf.cast(tf.shape(tensor), tf.int64)) * factor
+
     @tf.custom_gradient
     def convolve(x, w):
-        # per_channel[..., c * filters + f] is input channel c's share of output channel f.
-        per_channel = tf.nn.depthwise_conv2d(x, w, strides=[1, 1, 1, 1], padding="SAME")
-        pixels = tf.shape(per_channel)[:3]
-        outputs = tf.reduce_sum(tf.reshape(per_channel, tf.concat([pixels, [in_channels, filters]], 0)), axis=3)
+        def depthwise_form():
+            # per_channel[..., c * filters + f] is input channel c's share of output channel f.
+            per_channel = tf.nn.depthwise_conv2d(x, w, strides=[1, 1, 1, 1], padding="SAME")
+            pixels = tf.shape(per_channel)[:3]
+            return tf.reduce_sum(tf.reshape(per_channel, tf.concat([pixels, [in_channels, filters]], 0)), axis=3)
 
-        def gradient(upstream):
+        outputs = tf.cond(
+            elements(x, filters) <= NARROW_CONV_MAX_ELEMENTS,
+            depthwise_form,
+            lambda: tf.nn.conv2d(x, w, strides=1, padding="SAME"),
+        )
+
+        def plain_gradient(upstream):
+            strides = [1, 1, 1, 1]
+            input_gradient = tf.raw_ops.Conv2DBackpropInput(
+                input_sizes=tf.shape(x), filter=w, out_backprop=upstream, strides=strides, padding="SAME"
+            )
+            kernel_gradient = tf.raw_ops.Conv2DBackpropFilter(
+                input=x, filter_sizes=tf.shape(w), out_backprop=upstream, strides=strides, padding="SAME"
+            )
+            return input_gradient, kernel_gradient
+
+        def shifted_gradient(upstream):
             # shifted[n, h, w, f * taps + i * size + j] = upstream[n, h + i - r, w + j - r, f]
             # (r = size // 2, zero outside the image): a depthwise convolution with one-hot
             # kernels, which copies values exactly.
@@ -198,6 +231,13 @@ def _narrow_convolution(inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
             mirrored = tf.reshape(tf.transpose(tf.reverse(w, [0, 1]), [3, 0, 1, 2]), [filters * taps, in_channels])
             input_gradient = tf.reshape(tf.matmul(shifted, mirrored), tf.shape(x))
             return input_gradient, kernel_gradient
+
+        def gradient(upstream):
+            return tf.cond(
+                elements(upstream, taps) <= NARROW_CONV_MAX_ELEMENTS,
+                lambda: shifted_gradient(upstream),
+                lambda: plain_gradient(upstream),
+            )
 
         return outputs, gradient
 
@@ -288,7 +328,7 @@ def _build_generator(config: TrainConfig, num_classes: int) -> keras.Model:
         low = NarrowConv2D(
             config.channels, 5, padding="same", activation="tanh", dtype="float32", name="to_image_half"
         )(half_resolution_features)
-        low = layers.UpSampling2D(2, interpolation="nearest", name="upsample_half_image")(low)
+        low = layers.UpSampling2D(2, interpolation="nearest", dtype="float32", name="upsample_half_image")(low)
         images = FadeIn(dtype="float32", name=GENERATOR_FADE)([low, images])
     return keras.Model([noise, labels], images, name="generator")
 

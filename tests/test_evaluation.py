@@ -276,7 +276,7 @@ def test_cache_unreadable_entry_raises(tmp_path):
         cache.load_entry(tmp_path, "broken")
 
 
-def _two_shape_dataset(seed: int = 0) -> Dataset:
+def _two_shape_dataset(seed: int = 0, train_per_class: int = 140) -> Dataset:
     # 16 x 16 RGB images of two classes: a bright square in the top-left or bottom-right
     # corner, with pixel noise. Small enough to train a classifier in seconds.
     rng = np.random.default_rng(seed)
@@ -292,7 +292,7 @@ def _two_shape_dataset(seed: int = 0) -> Dataset:
         images = np.concatenate([images_of(count, 0), images_of(count, 1)])
         return images, np.repeat(np.arange(2, dtype=np.int32), count)
 
-    x_train, y_train = split(140)
+    x_train, y_train = split(train_per_class)
     x_test, y_test = split(30)
     return Dataset(
         name="image-folder", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
@@ -525,6 +525,15 @@ def test_evaluator_rejects_too_few_samples_per_class(evaluator, mnist_5k):
 def test_evaluator_rejects_more_samples_than_real_data(evaluator, mnist_5k):
     with pytest.raises(EvaluationError, match=r"limited by the real data.*samples_per_class=201, maximum=200"):
         evaluator.evaluate(_real_image_generator(mnist_5k), samples_per_class=201, seed=0)
+
+
+@pytest.mark.parametrize("samples_per_class", [None, FEATURE_DIM + 1])
+def test_evaluator_small_dataset_names_missing_images(tmp_path, samples_per_class):
+    dataset = _two_shape_dataset(train_per_class=48)
+    small = Evaluator.for_dataset(dataset, seed=0, cache_dir=tmp_path)
+    message = rf"too few training images per class for FID.*at least {2 * (FEATURE_DIM + 1)}.*smallest class=48"
+    with pytest.raises(EvaluationError, match=message):
+        small.evaluate(_real_image_generator(dataset), samples_per_class=samples_per_class, seed=0)
 
 
 def test_evaluator_rejects_non_integer_samples_per_class(evaluator, mnist_5k):

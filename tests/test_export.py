@@ -142,6 +142,17 @@ def test_bundle_generate_seed_changes_images(bundle_dir: Path) -> None:
     assert not np.allclose(first, bundle.generate(np.full(4, 3), seed=1))
 
 
+def test_bundle_generate_batches_match_one_call(bundle_dir: Path) -> None:
+    bundle = bd.load_bundle(bundle_dir)
+    count = bd.GENERATION_BATCH_SIZE + 7  # two calls of the generator, the second partial
+    labels = np.arange(count) % 10
+    images = bundle.generate(labels, seed=3)
+    noise = bd.noise_for_seed(count, TINY_CONFIG["latent_dim"], 3)
+    expected = np.asarray(bundle.generator([noise, labels.astype(np.int32)], training=False)) * 0.5 + 0.5
+    assert images.shape == (count, 28, 28, 1)
+    np.testing.assert_allclose(images, expected, atol=1e-6)
+
+
 def test_bundle_generate_label_out_of_range(bundle_dir: Path) -> None:
     bundle = bd.load_bundle(bundle_dir)
     with pytest.raises(ResultsError, match=r"labels must be in \[0, 9\].*label=10"):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from acgan_search import models
 from acgan_search.config import TrainConfig
 from acgan_search.models import (
     FadeIn,
@@ -131,6 +132,26 @@ def test_narrow_conv_matches_conv2d(batch, height, width, in_channels, filters, 
         np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5 * scale, err_msg=name)
 
 
+def test_narrow_conv_above_size_limit_equals_conv2d(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "NARROW_CONV_MAX_ELEMENTS", 1)
+    rng = np.random.default_rng(1)
+    plain = keras.layers.Conv2D(3, 5, padding="same")
+    narrow = NarrowConv2D(3, 5, padding="same")
+    inputs = tf.constant(rng.standard_normal((2, 12, 12, 8)), tf.float32)
+    plain.build(inputs.shape)
+    narrow.build(inputs.shape)
+    narrow.set_weights(plain.get_weights())
+    results = []
+    for layer in (narrow, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(tf.sin(layer(inputs)))
+        results.append([layer(inputs), *tape.gradient(loss, [inputs, layer.kernel])])
+    # Above the limit the layer runs the same TensorFlow ops as Conv2D, so the results are identical.
+    for name, ours, reference in zip(("outputs", "input gradient", "kernel gradient"), *results):
+        np.testing.assert_array_equal(ours, reference, err_msg=name)
+
+
 @pytest.mark.parametrize(
     "arguments",
     [{"kernel_size": 4}, {"kernel_size": 5, "strides": 2}, {"kernel_size": 5, "padding": "valid"}, {"kernel_size": (3, 5)}],
@@ -141,6 +162,25 @@ def test_narrow_conv_rejects_unsupported_arguments(arguments):
 
 
 MIXED = {"precision": "mixed_bfloat16", "progressive": True, "spectral_norm": True, "multi_scale_discriminator": True}
+
+
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_bfloat16_attention_models_reload(tmp_path, spectral_norm):
+    config = tiny_config(precision="mixed_bfloat16", self_attention=True, spectral_norm=spectral_norm)
+    generator = build_generator(config, 10)
+    discriminator = build_discriminator(config, 10)
+    images = np.random.default_rng(0).uniform(-1, 1, (3, *config.image_shape)).astype(np.float32)
+    for model, inputs in ((generator, generator_inputs(config)), (discriminator, images)):
+        path = tmp_path / f"{model.name}.keras"
+        model.save(path)
+        loaded = keras.saving.load_model(path, safe_mode=True)
+        for ours, reference in zip(keras.tree.flatten(loaded(inputs)), keras.tree.flatten(model(inputs))):
+            np.testing.assert_array_equal(ours, reference)
+
+
+def test_mixed_bfloat16_half_image_upsampled_in_float32():
+    generator = build_generator(TrainConfig.from_dict(MIXED), 10)
+    assert generator.get_layer("upsample_half_image").compute_dtype == "float32"
 
 
 def test_mixed_bfloat16_models_return_float32():

@@ -353,8 +353,18 @@ class Evaluator:
             raise EvaluationError(
                 f"samples_per_class must be an int. Received: samples_per_class={samples_per_class!r}"
             )
-        check_sample_count(samples_per_class, FEATURE_DIM, name="the images of one class")
         largest = self.max_samples_per_class()
+        if largest <= FEATURE_DIM:
+            # No samples_per_class can work, so the error names the missing training images.
+            smallest = int(np.bincount(self.real_labels, minlength=self.num_classes).min())
+            raise EvaluationError(
+                f"Dataset {self.dataset_name!r} has too few training images per class for FID. "
+                f"Intra-class FID needs more than {FEATURE_DIM} images of each class, in two "
+                f"disjoint real sets. That takes at least {2 * (FEATURE_DIM + 1)} training images "
+                f"of every class. Received: smallest class={smallest} images. Add images to the "
+                f"small classes."
+            )
+        check_sample_count(samples_per_class, FEATURE_DIM, name="the images of one class")
         if samples_per_class > largest:
             raise EvaluationError(
                 f"samples_per_class is limited by the real data: the real reference set and the "
