@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
 
+from acgan_search.config import MAX_SEED
 from acgan_search.errors import ACGANSearchError, OptionError
 
 EXIT_USAGE_ERROR = 2
@@ -101,6 +102,16 @@ def check_minimum(option: str, value: int | None, minimum: int) -> None:
         raise OptionError(
             f"{option} must be at least {minimum}. Received: {option}={value}. "
             f"Pass an integer >= {minimum}."
+        )
+
+
+def check_seed(option: str, value: int | None) -> None:
+    """Raise OptionError unless a seed option is unset or in [0, MAX_SEED]."""
+    check_minimum(option, value, 0)
+    if value is not None and value > MAX_SEED:
+        raise OptionError(
+            f"{option} must be at most {MAX_SEED} (2**32 - 1), the largest seed Keras' "
+            f"set_random_seed accepts. Received: {option}={value}. Pass a smaller integer."
         )
 
 

@@ -28,6 +28,7 @@ from acgan_search.yaml_files import load_yaml_file
 
 DATASET_NAMES = ("mnist-5k", "mnist", "fashion-mnist", "image-folder")
 PRECISIONS = ("float32", "mixed_bfloat16")
+MAX_SEED = 2**32 - 1  # keras.utils.set_random_seed seeds NumPy's legacy generator, which takes 32 bits.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,6 +276,7 @@ def _check_field_values(c: TrainConfig) -> None:
             f"dataset: image-folder. Received: dataset='mnist-5k', data_path={c.data_path!r}"
         )
     _require(c.seed >= 0, "seed", ">= 0", c.seed)
+    _require(c.seed <= MAX_SEED, "seed", f"<= {MAX_SEED} (2**32 - 1, the largest seed Keras' set_random_seed accepts)", c.seed)
 
     for name in ("latent_dim", "embedding_dim", "generator_filters", "discriminator_filters"):
         _require(getattr(c, name) >= 1, name, ">= 1", getattr(c, name))

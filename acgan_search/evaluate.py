@@ -26,7 +26,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from acgan_search.cli import check_minimum, configure_logging, run_cli
+from acgan_search.cli import check_minimum, check_seed, configure_logging, run_cli
 from acgan_search.errors import CheckpointError, EvaluationError
 
 logger = logging.getLogger(__name__)
@@ -287,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         from acgan_search.evaluation.classifier import FEATURE_DIM
 
         check_minimum("--samples-per-class", args.samples_per_class, FEATURE_DIM + 1)
-        check_minimum("--seed", args.seed, 0)
-        check_minimum("--evaluator-seed", args.evaluator_seed, 0)
+        check_seed("--seed", args.seed)
+        check_seed("--evaluator-seed", args.evaluator_seed)
         result = evaluate_path(
             args.path,
             samples_per_class=args.samples_per_class,

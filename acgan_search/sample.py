@@ -16,7 +16,7 @@ import math
 import sys
 from pathlib import Path
 
-from acgan_search.cli import check_image_suffix, check_minimum, check_new_file, configure_logging, run_cli
+from acgan_search.cli import check_image_suffix, check_minimum, check_new_file, check_seed, configure_logging, run_cli
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         from acgan_search.training.grid import save_grid_png
 
         check_minimum("-n", args.count, 1)
-        check_minimum("--seed", args.seed, 0)
+        check_seed("--seed", args.seed)
         check_minimum("--columns", args.columns, 1)
         check_new_file("--out", args.out, overwrite=args.overwrite)
         check_image_suffix("--out", args.out)
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             np.save(array_path, images)
         print(f"wrote {args.count} images of class {args.label} to {args.out}")
         if array_path:
-            print(f"wrote their float32 array in [-1, 1] to {array_path}")
+            print(f"wrote their float32 array in [0, 1] to {array_path}")
         return 0
 
     return run_cli(body)

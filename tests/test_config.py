@@ -87,6 +87,7 @@ def test_from_dict_names_source_in_message():
         ("image_size", 256, r"Received: image_size=256"),
         ("channels", 2, r"'channels' must be 1 or 3\. Received: channels=2"),
         ("seed", -1, r"'seed' must be >= 0\. Received: seed=-1"),
+        ("seed", 2**32, r"'seed' must be <= 4294967295 .*Received: seed=4294967296"),
         ("latent_dim", 0, r"'latent_dim' must be >= 1\. Received: latent_dim=0"),
         ("dropout", 1.0, r"'dropout' must be in \[0, 1\)\. Received: dropout=1\.0"),
         ("precision", "float16", r"'precision' must be one of float32, mixed_bfloat16\. Received: precision='float16'"),

@@ -140,6 +140,15 @@ def test_cli_out_of_range_option_fails(tmp_path, capsys, option, value, minimum)
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("option", ["--seed", "--evaluator-seed"])
+def test_cli_seed_too_large_fails(tmp_path, capsys, option):
+    status = main([str(tmp_path), option, str(2**32)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"error: {option} must be at most 4294967295 (2**32 - 1)")
+    assert "Traceback" not in err
+
+
 def test_cli_truncated_keras_file_fails(checkpoint, tmp_path, capsys):
     damaged = tmp_path / "generator.keras"
     damaged.write_bytes((checkpoint / "generator.keras").read_bytes()[:100])

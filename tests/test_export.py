@@ -29,6 +29,7 @@ from acgan_search.reporting import results as rs
 from acgan_search.reporting.exporting import export_bundle
 from acgan_search.reporting.output_dir import staged_output_dir
 from acgan_search.training import GenerateFunction, load_generator
+from acgan_search.training.generation import GENERATION_BATCH_SIZE, noise_for_seed
 from test_ranking import metrics, tiny_search_dir, write_record, write_trial
 
 TINY_CONFIG = {
@@ -38,12 +39,12 @@ TINY_CONFIG = {
 SUBPROCESS_TIMEOUT_SECONDS = 300
 
 
-def make_checkpoint(directory: Path) -> Path:
+def make_checkpoint(directory: Path, **changes) -> Path:
     """Train a tiny AC-GAN for two steps and save its checkpoint with a sample grid."""
     from acgan_search.data import load_dataset
     from acgan_search.training import Trainer
 
-    config = TrainConfig.from_dict(TINY_CONFIG)
+    config = TrainConfig.from_dict({**TINY_CONFIG, **changes})
     trainer = Trainer(config, load_dataset(config), jit_compile=False)
     trainer.train(2)
     trainer.save_checkpoint(directory)
@@ -144,13 +145,27 @@ def test_bundle_generate_seed_changes_images(bundle_dir: Path) -> None:
 
 def test_bundle_generate_batches_match_one_call(bundle_dir: Path) -> None:
     bundle = bd.load_bundle(bundle_dir)
-    count = bd.GENERATION_BATCH_SIZE + 7  # two calls of the generator, the second partial
+    count = GENERATION_BATCH_SIZE + 7  # two calls of the generator, the second partial
     labels = np.arange(count) % 10
     images = bundle.generate(labels, seed=3)
-    noise = bd.noise_for_seed(count, TINY_CONFIG["latent_dim"], 3)
+    noise = noise_for_seed(count, TINY_CONFIG["latent_dim"], 3)
     expected = np.asarray(bundle.generator([noise, labels.astype(np.int32)], training=False)) * 0.5 + 0.5
     assert images.shape == (count, 28, 28, 1)
     np.testing.assert_allclose(images, expected, atol=1e-6)
+
+
+def test_bfloat16_bundle_paths_give_same_images(tmp_path: Path) -> None:
+    checkpoint_dir = make_checkpoint(
+        tmp_path / "checkpoint", precision="mixed_bfloat16", self_attention=True, progressive=True
+    )
+    bundle_path = export_bundle(tmp_path / "bundle", checkpoint=checkpoint_dir)
+    labels = np.arange(20) % 10
+    images = bd.load_bundle(bundle_path).generate(labels, seed=4)
+    np.testing.assert_array_equal(images, checkpoint_images(checkpoint_dir, labels, seed=4))
+    served = tf.saved_model.load(str(bundle_path / bd.SAVED_MODEL_DIR)).signatures[bd.NOISE_SIGNATURE](
+        noise=tf.constant(noise_for_seed(20, TINY_CONFIG["latent_dim"], 4)), labels=tf.constant(labels, tf.int32)
+    )
+    np.testing.assert_allclose(served["images"].numpy(), images, atol=1e-6)
 
 
 def test_bundle_generate_label_out_of_range(bundle_dir: Path) -> None:

@@ -50,9 +50,10 @@ def test_sample_same_seed_same_images(bundle_dir: Path, tmp_path: Path) -> None:
     assert (tmp_path / "first.png").read_bytes() == (tmp_path / "second.png").read_bytes()
 
 
-def test_sample_images_in_unit_range(bundle_dir: Path, tmp_path: Path) -> None:
+def test_sample_images_in_unit_range(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sample_cli.main([str(bundle_dir), "--label", "0", "-n", "3", "--out", str(tmp_path / "x.png"),
                      "--array", str(tmp_path / "x.npy")])
+    assert "float32 array in [0, 1]" in capsys.readouterr().out
     images = np.load(tmp_path / "x.npy")
     assert images.shape == (3, 28, 28, 1)
     assert images.dtype == np.float32
