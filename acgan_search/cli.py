@@ -110,8 +110,8 @@ def check_seed(option: str, value: int | None) -> None:
     check_minimum(option, value, 0)
     if value is not None and value > MAX_SEED:
         raise OptionError(
-            f"{option} must be at most {MAX_SEED} (2**32 - 1), the largest seed Keras' "
-            f"set_random_seed accepts. Received: {option}={value}. Pass a smaller integer."
+            f"{option} must be at most {MAX_SEED} (2**32 - 1), the limit of every seed in "
+            f"acgan_search. Received: {option}={value}. Pass a smaller integer."
         )
 
 

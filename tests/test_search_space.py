@@ -383,6 +383,15 @@ def test_negative_gpus_rejected(tmp_path: Path) -> None:
     assert re.search(r"resources\.gpus_per_trial must be >= 0\. Received: resources\.gpus_per_trial=-0\.5", message)
 
 
+@pytest.mark.parametrize(
+    ("section", "key"), [("evaluation", "evaluation.seed"), ("searcher", "searcher.seed")]
+)
+def test_seed_above_32_bits_rejected(tmp_path: Path, section: str, key: str) -> None:
+    values = {"seed": 2**32} if section == "evaluation" else {"sampler": "tpe", "seed": 2**32}
+    message = error_of(tmp_path, changed(**{section: values}))
+    assert re.search(rf"{re.escape(key)} must be <= 4294967295\. Received: {re.escape(key)}=4294967296", message)
+
+
 def test_top_level_list_rejected(tmp_path: Path) -> None:
     message = error_of(tmp_path, [1, 2])
     assert re.search(r"<top level> must be a mapping of keys to values\. Received: <top level>=\[1, 2\]", message)

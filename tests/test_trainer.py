@@ -180,6 +180,13 @@ def test_from_checkpoint_rejects_incomplete_directory(mnist_small, tmp_path):
         Trainer.from_checkpoint(tmp_path, mnist_small)
 
 
+def test_from_checkpoint_rejects_empty_config(mnist_small, tmp_path):
+    Trainer(tiny_config(), mnist_small).save_checkpoint(tmp_path)
+    (tmp_path / "config.yaml").write_text("")
+    with pytest.raises(CheckpointError, match=r"invalid configuration: .*config\.yaml is empty"):
+        Trainer.from_checkpoint(tmp_path, mnist_small)
+
+
 def test_from_checkpoint_rejects_other_class_count(mnist_small, tmp_path):
     trainer = Trainer(tiny_config(), mnist_small)
     trainer.save_checkpoint(tmp_path)

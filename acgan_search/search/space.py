@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from acgan_search import metric_names
-from acgan_search.config import DATASET_NAMES, FIELD_NAMES, TrainConfig, field_allows_none, field_type
+from acgan_search.config import DATASET_NAMES, FIELD_NAMES, MAX_SEED, TrainConfig, field_allows_none, field_type
 from acgan_search.errors import ConfigError, SearchSpaceError
 from acgan_search.yaml_files import load_yaml_file
 
@@ -297,7 +297,7 @@ def parse_search_space(document: Any, *, path: str | os.PathLike = "<search spac
     samples_per_class = reader.integer(
         evaluation.get("samples_per_class", 100), "evaluation.samples_per_class", minimum=1
     )
-    evaluation_seed = reader.integer(evaluation.get("seed", 0), "evaluation.seed", minimum=0)
+    evaluation_seed = reader.integer(evaluation.get("seed", 0), "evaluation.seed", minimum=0, maximum=MAX_SEED)
 
     sampler, sampler_seed, sampler_options = _parse_searcher(reader, document, len(metrics))
     scheduler = _parse_scheduler(reader, document, metrics, modes, max_steps)
@@ -388,7 +388,7 @@ def _parse_searcher(
         )
     seed = searcher.get("seed", 0)
     if seed is not None:
-        seed = reader.integer(seed, "searcher.seed", minimum=0)
+        seed = reader.integer(seed, "searcher.seed", minimum=0, maximum=MAX_SEED)
     options = dict(reader.mapping(searcher.get("options") or {}, "searcher.options"))
     accepted = _sampler_arguments(sampler)
     for key in options:
@@ -820,13 +820,17 @@ class _Reader:
             self.fail(key, value, "must be a non-empty string")
         return value
 
-    def integer(self, value: Any, key: str, *, minimum: int | None = None, required: bool = False) -> int:
+    def integer(
+        self, value: Any, key: str, *, minimum: int | None = None, maximum: int | None = None, required: bool = False
+    ) -> int:
         if value is None and required:
             self.fail(key, value, "is required")
         if not isinstance(value, int) or isinstance(value, bool):
             self.fail(key, value, "must be an integer")
         if minimum is not None and value < minimum:
             self.fail(key, value, f"must be >= {minimum}")
+        if maximum is not None and value > maximum:
+            self.fail(key, value, f"must be <= {maximum}")
         return value
 
     def number(self, value: Any, key: str, *, required: bool = False) -> float:

@@ -128,8 +128,12 @@ def check_readable(directory: str | os.PathLike) -> None:
 
 def read_config(directory: str | os.PathLike) -> TrainConfig:
     """Return the TrainConfig saved in a checkpoint directory."""
+    path = Path(directory) / CONFIG_FILE
     try:
-        return TrainConfig.from_yaml(Path(directory) / CONFIG_FILE)
+        # A user's empty YAML means "all defaults", but a checkpoint always saves every field.
+        if path.is_file() and not path.read_text(encoding="utf-8", errors="replace").strip():
+            raise ConfigError(f"{path} is empty, but a checkpoint's configuration lists every field")
+        return TrainConfig.from_yaml(path)
     except ConfigError as error:
         raise CheckpointError(f"Checkpoint {directory} has an invalid configuration: {error}") from None
 
