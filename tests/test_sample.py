@@ -80,6 +80,13 @@ def test_sample_negative_seed(bundle_dir: Path, tmp_path: Path, capsys: pytest.C
     assert "error: --seed must be at least 0. Received: --seed=-1." in capsys.readouterr().err
 
 
+def test_sample_seed_above_32_bits(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = sample_cli.main([str(bundle_dir), "--label", "1", "--seed", str(2**32), "--out", str(tmp_path / "x.png")])
+    assert status == 2
+    assert "error: --seed must be at most 4294967295 (2**32 - 1)" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
 @pytest.mark.parametrize("columns", ["0", "-2"])
 def test_sample_columns_below_one(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], columns: str) -> None:
     status = sample_cli.main([str(bundle_dir), "--label", "1", "--columns", columns, "--out", str(tmp_path / "x.png")])
